@@ -1,0 +1,4 @@
+from genesis_core.cli import main
+
+
+main()

@@ -1,0 +1,103 @@
+"""The ``genesis`` command line. Exit codes: 0 success, 1 runtime failure, 2 user error."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from genesis_core.errors import GenesisError, NotAvailableError
+
+
+class State:
+    """Per-invocation state: the global options and the lazily loaded plugin set."""
+
+    def __init__(self, plugins_dir: str | None, disabled: tuple[str, ...]) -> None:
+        self.plugins_dir = plugins_dir
+        self.disabled = disabled
+        self._plugins: Any = None
+
+    def plugins(self) -> Any:
+        if self._plugins is None:
+            from genesis_core.plugins import load_plugins
+
+            self._plugins = load_plugins(plugins_dir=self.plugins_dir, disabled=self.disabled)
+        return self._plugins
+
+
+class GenesisGroup(click.Group):
+    """Adds plugin commands (the ``register_commands`` hook) only when they are needed."""
+
+    _plugin_commands_added = False
+
+    def _add_plugin_commands(self, ctx: click.Context) -> None:
+        if self._plugin_commands_added or not isinstance(ctx.obj, State):
+            return
+        self._plugin_commands_added = True
+        ctx.obj.plugins().hook.register_commands(cli=self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._add_plugin_commands(ctx)
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            self._add_plugin_commands(ctx)
+        except GenesisError:
+            pass  # --help must work even when a plugin is broken
+        return super().list_commands(ctx)
+
+
+@click.group(cls=GenesisGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="genesis-core")
+@click.option("--plugins-dir", envvar="GENESIS_PLUGINS_DIR", type=click.Path(file_okay=False),
+              help="Also load every *.py file in this folder as a plugin.")
+@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME",
+              help="Do not load the plugin with this name (repeatable).")
+@click.pass_context
+def cli(ctx: click.Context, plugins_dir: str | None, disabled: tuple[str, ...]) -> None:
+    """Genesis: plugin-based crypto trading bots, live, on paper or backtested."""
+    ctx.obj = State(plugins_dir, disabled)
+
+
+def _register_builtin_commands() -> None:
+    from genesis_core.cli import config_cmd, plugins_cmd, run_cmd
+
+    cli.add_command(plugins_cmd.plugins)
+    cli.add_command(config_cmd.config)
+    cli.add_command(run_cmd.run)
+    cli.add_command(run_cmd.backtest)
+
+
+_register_builtin_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``genesis`` script."""
+    try:
+        code = cli.main(args=argv, prog_name="genesis", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except NotAvailableError as exc:
+        click.echo(f"genesis: {exc}", err=True)
+        sys.exit(1)
+    except GenesisError as exc:
+        click.echo(f"genesis: error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        if os.environ.get("GENESIS_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"genesis: failed: {type(exc).__name__}: {exc} "
+                   "(set GENESIS_DEBUG=1 for a traceback)", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

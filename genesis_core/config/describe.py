@@ -1,0 +1,67 @@
+"""Describe config classes (fields, types, defaults, docs) for `genesis config schema` and docs."""
+
+from __future__ import annotations
+
+import enum
+import typing
+from typing import Any
+
+import attrs
+
+from genesis_core.config.schema import BotConfig
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, str):
+        return tp
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return " | ".join(str(m.value) for m in tp)
+    origin = typing.get_origin(tp)
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(tp))
+        name = getattr(origin, "__name__", str(origin))
+        return "optional " + args.replace(", NoneType", "") if "NoneType" in args else (
+            f"{name}[{args}]"
+        )
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _default(field: attrs.Attribute) -> Any:
+    default = field.default
+    if default is attrs.NOTHING:
+        return None
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        value = default.factory()
+        return attrs.asdict(value) if attrs.has(type(value)) else value
+    return getattr(default, "value", default)
+
+
+def describe(cls: type) -> list[dict[str, Any]]:
+    """One dict per field: name, type, required, default, doc."""
+    hints = typing.get_type_hints(cls)
+    return [
+        {
+            "name": field.name,
+            "type": _type_name(hints.get(field.name, field.type)),
+            "required": field.default is attrs.NOTHING,
+            "default": _default(field),
+            "doc": field.metadata.get("doc", ""),
+        }
+        for field in attrs.fields(cls)
+    ]
+
+
+def config_classes() -> dict[str, type]:
+    """The bot file's own sections, by name."""
+    from genesis_core.config import schema
+
+    return {
+        "bot": BotConfig,
+        "markets[]": schema.MarketConfig,
+        "data_source / executor / risk[] / notifiers[]": schema.ComponentConfig,
+        "strategies[]": schema.StrategyConfig,
+        "storage": schema.StorageConfig,
+        "metrics": schema.MetricsConfig,
+    }

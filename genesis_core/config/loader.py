@@ -1,0 +1,181 @@
+"""YAML file → validated :class:`BotConfig`, with errors that name the YAML path and line."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import cattrs
+
+from genesis_core.config.converter import flatten_errors, make_converter
+from genesis_core.config.schema import BotConfig
+from genesis_core.config.secrets import ENV_REF, lookup_env, read_secrets_file
+from genesis_core.config.yaml_source import PathKey, YamlDocument, format_path, read_yaml
+from genesis_core.errors import ConfigError
+from genesis_core.models.market import timeframe_ms
+
+
+if TYPE_CHECKING:
+    from genesis_core.plugins import Plugins
+
+
+class _Errors:
+    """Collects located, one-line error messages."""
+
+    def __init__(self, doc: YamlDocument) -> None:
+        self.doc = doc
+        self.items: list[str] = []
+
+    def add(self, path: PathKey, message: str) -> None:
+        self.items.append(f"{format_path(path)}: {message} ({self.doc.locate(path)})")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ConfigError(self.items)
+
+
+def _interpolate(value: Any, path: PathKey, secrets: Mapping[str, str], errors: _Errors) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*path, k), secrets, errors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*path, i), secrets, errors) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: Any) -> str:
+        name, default = match.group(1), match.group(2)
+        found = lookup_env(name, secrets)
+        if found is None and default is None:
+            errors.add(path, f"environment variable {name} is not set "
+                             "(set it, or put it in the secrets file)")
+            return ""
+        return found if found is not None else default
+
+    return ENV_REF.sub(replace, value)
+
+
+def _did_you_mean(cls: type, key: str) -> str:
+    if not attrs.has(cls):
+        return ""
+    close = difflib.get_close_matches(key, [f.name for f in attrs.fields(cls)], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _class_at(root: type, path: PathKey) -> type:
+    """The attrs class that holds the last element of ``path`` (for did-you-mean hints)."""
+    cls: Any = root
+    for part in path[:-1]:
+        if isinstance(part, int):
+            continue
+        field = attrs.fields_dict(cls).get(part) if attrs.has(cls) else None
+        if field is None:
+            return cls
+        cls = field.type
+        args = getattr(cls, "__args__", None)
+        if args:
+            cls = args[0]
+    return cls
+
+
+def _structure(
+    converter: cattrs.Converter, data: Any, cls: type, path: PathKey, errors: _Errors
+) -> Any:
+    if not isinstance(data, dict):
+        errors.add(path, f"expected a mapping, got {type(data).__name__}")
+        return None
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:
+        for sub_path, message in flatten_errors(exc):
+            if message == "unknown key":
+                message = f"unknown key{_did_you_mean(_class_at(cls, sub_path), sub_path[-1])}"
+            errors.add((*path, *sub_path), message)
+        return None
+
+
+def _check_params(config: BotConfig, plugins: Plugins, converter: cattrs.Converter,
+                  errors: _Errors) -> BotConfig:
+    """Structure each component's params with that component's own Params class."""
+    replaced: dict[tuple[str | int, ...], Any] = {}
+    for kind, path, ref in config.components():
+        if ref.plugin not in plugins.registry.names(kind):
+            errors.add((*path, "plugin"), plugins.registry.unknown_message(kind, ref.plugin))
+            continue
+        params_cls = plugins.registry.get(kind, ref.plugin).cls.Params
+        params = _structure(converter, ref.params if ref.params is not None else {},
+                            params_cls, (*path, "params"), errors)
+        if params is not None:
+            replaced[path] = attrs.evolve(ref, params=params)
+    if errors.items:
+        return config
+
+    def pick(path: tuple[str | int, ...], ref: Any) -> Any:
+        return replaced.get(path, ref)
+
+    return attrs.evolve(
+        config,
+        data_source=pick(("data_source",), config.data_source),
+        executor=pick(("executor",), config.executor),
+        strategies=[pick(("strategies", i), s) for i, s in enumerate(config.strategies)],
+        risk=[pick(("risk", i), r) for i, r in enumerate(config.risk)],
+        notifiers=[pick(("notifiers", i), n) for i, n in enumerate(config.notifiers)],
+    )
+
+
+def _check_consistency(config: BotConfig, errors: _Errors) -> None:
+    if not config.markets:
+        errors.add(("markets",), "at least one market is required")
+    if not config.strategies:
+        errors.add(("strategies",), "at least one strategy is required")
+    seen: set[str] = set()
+    for i, market in enumerate(config.markets):
+        if market.symbol in seen:
+            errors.add(("markets", i, "symbol"), f"market {market.symbol!r} is listed twice")
+        seen.add(market.symbol)
+        if not market.timeframes:
+            errors.add(("markets", i, "timeframes"), "at least one timeframe is required")
+    followed = {tf for m in config.markets for tf in m.timeframes}
+    for i, strategy in enumerate(config.strategies):
+        for j, timeframe in enumerate(strategy.timeframes):
+            if timeframe not in followed:
+                errors.add(("strategies", i, "timeframes", j),
+                           f"timeframe {timeframe!r} is not followed by any market "
+                           f"(markets follow: {', '.join(sorted(followed, key=timeframe_ms))})")
+        for j, symbol in enumerate(strategy.symbols):
+            if symbol not in seen:
+                errors.add(("strategies", i, "symbols", j), f"symbol {symbol!r} is not a market")
+
+
+def load_config(
+    path: str | Path,
+    plugins: Plugins,
+    *,
+    secrets_file: str | Path | None = None,
+) -> BotConfig:
+    """Load and fully validate a bot file, including every component's params.
+
+    ``${NAME}`` (or ``${NAME:-default}``) in any string is replaced from the environment, then
+    from ``secrets_file`` (default: ``$GENESIS_SECRETS_FILE``). Raises :class:`ConfigError`
+    listing every problem found, each as ``path: message (file:line)``.
+    """
+    path = Path(path)
+    doc = read_yaml(path)
+    errors = _Errors(doc)
+    if not isinstance(doc.data, dict):
+        errors.add((), "expected a mapping of settings at the top level")
+        errors.raise_if_any()
+    secrets_file = secrets_file or os.environ.get("GENESIS_SECRETS_FILE")
+    secrets = read_secrets_file(secrets_file) if secrets_file else {}
+    data = _interpolate(doc.data, (), secrets, errors)
+    errors.raise_if_any()
+    converter = make_converter(path.resolve().parent)
+    config = _structure(converter, data, BotConfig, (), errors)
+    errors.raise_if_any()
+    _check_consistency(config, errors)
+    config = _check_params(config, plugins, converter, errors)
+    errors.raise_if_any()
+    return config

@@ -1,0 +1,1 @@
+"""Components the core ships, registered through the same hooks as any plugin."""

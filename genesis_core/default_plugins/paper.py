@@ -1,0 +1,174 @@
+"""The paper executor: simulated fills against the live or replayed market.
+
+Fill model (the backtester uses the same one, so paper and backtest agree on the same candles):
+
+* A MARKET order fills at the **open of the next bar** after it was submitted, moved against the
+  trader by ``slippage_bps``, paying the taker fee.
+* A LIMIT order rests. It fills at its limit price, as maker, on the first later bar whose range
+  reaches it; if that bar opens through the limit, it fills at the open (the better price).
+* A STOP order triggers on the first later bar whose range reaches the stop and fills at the stop
+  (or at the open if the bar gapped through it) plus slippage, as taker.
+* Fees are charged in the quote currency. Everything is ``Decimal`` and reconciles exactly.
+
+Orders fill in full; partial fills are modelled by venue simulators (see exchange_bitfinex).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import anyio
+import attrs
+
+from genesis_core.config.schema import doc
+from genesis_core.contracts import CandleClosed, Executor, MarketEvent
+from genesis_core.errors import OrderError
+from genesis_core.hookspecs import hookimpl
+from genesis_core.models import (
+    Balance,
+    Candle,
+    Fill,
+    Liquidity,
+    Order,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Position,
+)
+
+
+BPS = Decimal("0.0001")
+
+
+@attrs.frozen
+class PaperParams:
+    initial_cash: Decimal = doc("Starting balance in the quote currency.",
+                                default=Decimal("10000"))
+    quote_currency: str = doc("Currency of the balance and of fees.", default="USD")
+    taker_fee_bps: Decimal = doc("Taker fee in basis points (Bitfinex base tier: 20).",
+                                 default=Decimal("20"))
+    maker_fee_bps: Decimal = doc("Maker fee in basis points (Bitfinex base tier: 10).",
+                                 default=Decimal("10"))
+    slippage_bps: Decimal = doc("Adverse price move applied to taker fills, in basis points.",
+                                default=Decimal("0"))
+
+
+def _price(value: float) -> Decimal:
+    # Candle prices are float64 in the data; repr gives the shortest exact decimal for them.
+    return Decimal(repr(value))
+
+
+class PaperExecutor(Executor):
+    """Simulated fills against market data, with fees and slippage."""
+
+    name = "paper"
+    Params = PaperParams
+
+    def __init__(self, params: PaperParams) -> None:
+        super().__init__(params)
+        self.cash = params.initial_cash
+        self.positions: dict[str, Position] = {}
+        self._orders: dict[str, Order] = {}
+        self._clock = 0
+        self._fill_seq = 0
+        self._send, self._receive = anyio.create_memory_object_stream[Order | Fill](math.inf)
+
+    # -- queries ---------------------------------------------------------------------------
+    async def order(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    async def open_orders(self) -> list[Order]:
+        return [o for o in self._orders.values() if not o.status.is_final]
+
+    async def balances(self) -> list[Balance]:
+        return [Balance(self.params.quote_currency, self.cash, self.cash)]
+
+    async def events(self) -> AsyncIterator[Order | Fill]:
+        async with self._receive.clone() as receive:
+            async for event in receive:
+                yield event
+
+    # -- commands --------------------------------------------------------------------------
+    async def submit(self, request: OrderRequest) -> Order:
+        known = self._orders.get(request.client_order_id)
+        if known is not None:
+            if known.request != request:
+                raise OrderError(f"client order id {request.client_order_id} reused for a "
+                                 "different order")
+            return known  # idempotent retry
+        order = Order(request, updated_at=self._clock)
+        order = self._emit(order.transition(OrderStatus.SUBMITTED, at=self._clock))
+        return self._emit(order.transition(OrderStatus.OPEN, at=self._clock,
+                                           exchange_order_id=f"paper-{len(self._orders)}"))
+
+    async def cancel(self, client_order_id: str) -> Order:
+        order = self._orders.get(client_order_id)
+        if order is None:
+            raise OrderError(f"cancel: unknown order {client_order_id}")
+        if order.status.is_final:
+            return order
+        return self._emit(order.transition(OrderStatus.CANCELED, at=self._clock,
+                                           reason="cancelled"))
+
+    async def on_market(self, event: MarketEvent) -> None:
+        if not isinstance(event, CandleClosed):
+            return
+        bar = event.candle
+        for order in list(self._orders.values()):
+            if order.status.is_final or order.request.symbol != event.symbol:
+                continue
+            if order.updated_at > bar.timestamp:
+                continue  # submitted after this bar opened: it can only fill on later bars
+            hit = self._match(order.request, bar)
+            if hit is not None:
+                self._fill(order, *hit, at=bar.timestamp)
+        self._clock = max(self._clock, bar.timestamp + 1)
+
+    # -- matching --------------------------------------------------------------------------
+    def _match(self, req: OrderRequest, bar: Candle) -> tuple[Decimal, Liquidity] | None:
+        open_, high, low = _price(bar.open), _price(bar.high), _price(bar.low)
+        buy = req.side is OrderSide.BUY
+        if req.type is OrderType.MARKET:
+            return open_, Liquidity.TAKER
+        if req.type is OrderType.LIMIT:
+            assert req.price is not None
+            if (buy and open_ <= req.price) or (not buy and open_ >= req.price):
+                return open_, Liquidity.TAKER
+            reached = low <= req.price if buy else high >= req.price
+            return (req.price, Liquidity.MAKER) if reached else None
+        assert req.stop_price is not None
+        if (buy and open_ >= req.stop_price) or (not buy and open_ <= req.stop_price):
+            return open_, Liquidity.TAKER
+        reached = high >= req.stop_price if buy else low <= req.stop_price
+        return (req.stop_price, Liquidity.TAKER) if reached else None
+
+    def _fill(self, order: Order, price: Decimal, liquidity: Liquidity, *, at: int) -> None:
+        req = order.request
+        if liquidity is Liquidity.TAKER:
+            price = price * (1 + req.side.sign * self.params.slippage_bps * BPS)
+        fee_bps = (self.params.taker_fee_bps if liquidity is Liquidity.TAKER
+                   else self.params.maker_fee_bps)
+        amount = order.remaining
+        fee = amount * price * fee_bps * BPS
+        self._fill_seq += 1
+        fill = Fill(f"paper-fill-{self._fill_seq}", req.client_order_id, req.symbol, req.side,
+                    amount, price, fee, self.params.quote_currency, at, liquidity)
+        self.cash -= req.side.sign * fill.notional + fee
+        position = self.positions.get(req.symbol, Position(req.symbol))
+        self.positions[req.symbol] = position.apply(fill)
+        self._send.send_nowait(fill)
+        self._emit(order.transition(OrderStatus.FILLED, at=at, filled_amount=req.amount,
+                                    average_price=price))
+
+    def _emit(self, order: Order) -> Order:
+        self._orders[order.client_order_id] = order
+        self._send.send_nowait(order)
+        return order
+
+
+@hookimpl
+def register_executors(register):  # type: ignore[no-untyped-def]
+    register(PaperExecutor)

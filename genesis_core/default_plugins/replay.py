@@ -1,0 +1,86 @@
+"""The replay data source: stored candles (CSV files) played as a live feed."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import anyio
+import attrs
+
+from genesis_core.config.schema import doc
+from genesis_core.contracts import CandleClosed, DataSource, MarketEvent, MarketSpec
+from genesis_core.hookspecs import hookimpl
+from genesis_core.models import Candles, timeframe_ms
+
+
+@attrs.frozen
+class ReplayFile:
+    symbol: str = doc("Symbol the file holds.")
+    timeframe: str = doc("Timeframe of its bars.")
+    path: Path = doc("CSV file (timestamp_ms,open,high,low,close,volume), relative to the YAML.")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"'{attribute.name}' must be >= 0, got {value!r}")
+
+
+@attrs.frozen
+class ReplayParams:
+    files: list[ReplayFile] = doc("One entry per symbol and timeframe.")
+    speed: float = doc("Playback speed: 1 is real time, 60 is a minute per second, "
+                       "0 is as fast as possible.", default=0.0, validator=_non_negative)
+
+
+class ReplaySource(DataSource):
+    """Play stored candles from CSV files as if they were arriving live."""
+
+    name = "replay"
+    Params = ReplayParams
+    supports_history = True
+
+    def __init__(self, params: ReplayParams) -> None:
+        super().__init__(params)
+        self._cache: dict[tuple[str, str], Candles] = {}
+
+    def candles(self, symbol: str, timeframe: str) -> Candles:
+        key = (symbol, timeframe)
+        if key not in self._cache:
+            for file in self.params.files:
+                if (file.symbol, file.timeframe) == key:
+                    self._cache[key] = Candles.from_csv(file.path, symbol=symbol,
+                                                        timeframe=timeframe)
+                    break
+            else:
+                raise LookupError(f"replay: no file for {symbol} {timeframe}")
+        return self._cache[key]
+
+    async def history(self, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> Candles:
+        candles = self.candles(symbol, timeframe)
+        lo, hi = candles.timestamp.searchsorted([start_ms, end_ms])
+        return candles[int(lo):int(hi)]
+
+    async def stream(self, markets: Sequence[MarketSpec]) -> AsyncIterator[MarketEvent]:
+        # Merge all series by close time, so a 1h bar comes after the 5m bars inside it.
+        series = [(m, self.candles(m.symbol, m.timeframe)) for m in markets]
+        heap = [(int(c.timestamp[0]) + timeframe_ms(m.timeframe), n, 0)
+                for n, (m, c) in enumerate(series) if len(c)]
+        heapq.heapify(heap)
+        previous_close: int | None = None
+        while heap:
+            close_ms, n, i = heapq.heappop(heap)
+            market, candles = series[n]
+            if self.params.speed > 0 and previous_close is not None:
+                await anyio.sleep((close_ms - previous_close) / 1000 / self.params.speed)
+            previous_close = close_ms
+            yield CandleClosed(market.symbol, market.timeframe, candles.candle(i))
+            if i + 1 < len(candles):
+                next_close = int(candles.timestamp[i + 1]) + timeframe_ms(market.timeframe)
+                heapq.heappush(heap, (next_close, n, i + 1))
+
+
+@hookimpl
+def register_data_sources(register):  # type: ignore[no-untyped-def]
+    register(ReplaySource)
