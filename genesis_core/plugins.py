@@ -108,7 +108,7 @@ class Plugins:
         """Run every registration hook, attributing each class to its plugin."""
         for kind in KINDS:
             caller = getattr(self.pm.hook, REGISTER_HOOKS[kind])
-            for impl in reversed(caller.get_hookimpls()):  # registration order, oldest first
+            for impl in caller.get_hookimpls():  # oldest registration first
                 origin = self._origins[impl.plugin_name]
 
                 def register(cls: object, *, _kind: str = kind, _origin: Origin = origin) -> None:

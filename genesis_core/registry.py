@@ -50,7 +50,8 @@ class Origin:
     version: str
 
     def __str__(self) -> str:
-        return f"plugin {self.plugin!r} ({self.distribution} {self.version})"
+        version = "" if self.version == "-" else f" {self.version}"
+        return f"plugin {self.plugin!r} ({self.distribution}{version})"
 
 
 @attrs.frozen

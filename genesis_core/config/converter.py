@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -65,6 +66,14 @@ def _decimal(value: Any, _: type) -> Decimal:
     return result
 
 
+def _enum(value: Any, kind: type[enum.Enum]) -> enum.Enum:
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(str(m.value) for m in kind)
+        raise ValueError(f"expected one of {choices}, got {_type_name(value)}") from None
+
+
 def _secret(value: Any, _: type) -> Secret:
     if isinstance(value, Secret):
         return value
@@ -79,6 +88,9 @@ def make_converter(base_dir: Path) -> cattrs.Converter:
     for kind, hook in ((int, _int), (float, _float), (str, _str), (bool, _bool),
                        (Decimal, _decimal), (Secret, _secret)):
         converter.register_structure_hook(kind, hook)
+    # StrEnum must be named: it subclasses str, and the str hook would let any text through.
+    for kind in (enum.Enum, enum.StrEnum, enum.IntEnum):
+        converter.register_structure_hook(kind, _enum)
 
     def _path(value: Any, _: type) -> Path:
         return base_dir / Path(_str(value, str))
@@ -90,7 +102,8 @@ def make_converter(base_dir: Path) -> cattrs.Converter:
     return converter
 
 
-_FIELD_IN_MESSAGE = re.compile(r"^'([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?' (.*)$", re.S)
+_FIELD_IN_MESSAGE = re.compile(
+    r"^'([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?' ((?:must|invalid) .*)$", re.S)
 
 
 def flatten_errors(exc: BaseException, path: PathKey = ()) -> list[tuple[PathKey, str]]:

@@ -31,7 +31,9 @@ class _Errors:
         self.items: list[str] = []
 
     def add(self, path: PathKey, message: str) -> None:
-        self.items.append(f"{format_path(path)}: {message} ({self.doc.locate(path)})")
+        line = f"{format_path(path)}: {message} ({self.doc.locate(path)})"
+        if line not in self.items:
+            self.items.append(line)
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -90,11 +92,37 @@ def _structure(
     try:
         return converter.structure(data, cls)
     except Exception as exc:
-        for sub_path, message in flatten_errors(exc):
-            if message == "unknown key":
-                message = f"unknown key{_did_you_mean(_class_at(cls, sub_path), sub_path[-1])}"
-            errors.add((*path, *sub_path), message)
+        found = flatten_errors(exc)
+    misspelt = {}
+    for sub_path, message in found:
+        if message == "required key missing":
+            # cattrs stops before checking extra keys; a close unknown key is the likelier story.
+            typo = _close_unknown_key(data, cls, sub_path)
+            if typo is not None:
+                misspelt[sub_path] = typo
+    for sub_path, message in found:
+        if sub_path in misspelt:
+            sub_path, message = misspelt[sub_path], "unknown key"
+        if message == "unknown key":
+            message = f"unknown key{_did_you_mean(_class_at(cls, sub_path), sub_path[-1])}"
+        errors.add((*path, *sub_path), message)
+    return None
+
+
+def _close_unknown_key(data: Any, cls: type, missing: PathKey) -> PathKey | None:
+    holder: Any = data
+    for part in missing[:-1]:
+        try:
+            holder = holder[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if not isinstance(holder, dict):
         return None
+    owner = _class_at(cls, missing)
+    known = {f.name for f in attrs.fields(owner)} if attrs.has(owner) else set()
+    unknown = [k for k in holder if k not in known]
+    close = difflib.get_close_matches(str(missing[-1]), unknown, n=1)
+    return (*missing[:-1], close[0]) if close else None
 
 
 def _check_params(config: BotConfig, plugins: Plugins, converter: cattrs.Converter,
