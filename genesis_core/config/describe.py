@@ -65,3 +65,15 @@ def config_classes() -> dict[str, type]:
         "storage": schema.StorageConfig,
         "metrics": schema.MetricsConfig,
     }
+
+
+def markdown_reference() -> str:
+    """The config reference tables for docs/configuration.md (checked by the tests)."""
+    out: list[str] = []
+    for section, cls in config_classes().items():
+        out += [f"### `{section}`", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        for field in describe(cls):
+            default = "**required**" if field["required"] else f"`{field['default']!r}`"
+            out.append(f"| `{field['name']}` | {field['type']} | {default} | {field['doc']} |")
+        out.append("")
+    return "\n".join(out)

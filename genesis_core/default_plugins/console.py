@@ -14,7 +14,8 @@ from genesis_core.models import Alert, Severity, format_ts
 
 @attrs.frozen
 class ConsoleParams:
-    min_severity: Severity = doc("Lowest severity printed.", default=Severity.INFO)
+    min_severity: Severity = doc("Lowest severity printed.", default=Severity.INFO,
+                                 converter=Severity)
     stream: str = doc("stderr or stdout.", default="stderr",
                       validator=attrs.validators.in_(("stderr", "stdout")))
 

@@ -15,7 +15,7 @@ Orders fill in full; partial fills are modelled by venue simulators (see exchang
 
 from __future__ import annotations
 
-import math
+from collections import deque
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -74,7 +74,8 @@ class PaperExecutor(Executor):
         self._orders: dict[str, Order] = {}
         self._clock = 0
         self._fill_seq = 0
-        self._send, self._receive = anyio.create_memory_object_stream[Order | Fill](math.inf)
+        self._events: deque[Order | Fill] = deque()
+        self._wakeup: anyio.Event | None = None
 
     # -- queries ---------------------------------------------------------------------------
     async def order(self, client_order_id: str) -> Order | None:
@@ -87,9 +88,11 @@ class PaperExecutor(Executor):
         return [Balance(self.params.quote_currency, self.cash, self.cash)]
 
     async def events(self) -> AsyncIterator[Order | Fill]:
-        async with self._receive.clone() as receive:
-            async for event in receive:
-                yield event
+        while True:
+            while self._events:
+                yield self._events.popleft()
+            self._wakeup = anyio.Event()
+            await self._wakeup.wait()
 
     # -- commands --------------------------------------------------------------------------
     async def submit(self, request: OrderRequest) -> Order:
@@ -159,14 +162,19 @@ class PaperExecutor(Executor):
         self.cash -= req.side.sign * fill.notional + fee
         position = self.positions.get(req.symbol, Position(req.symbol))
         self.positions[req.symbol] = position.apply(fill)
-        self._send.send_nowait(fill)
+        self._publish(fill)
         self._emit(order.transition(OrderStatus.FILLED, at=at, filled_amount=req.amount,
                                     average_price=price))
 
     def _emit(self, order: Order) -> Order:
         self._orders[order.client_order_id] = order
-        self._send.send_nowait(order)
+        self._publish(order)
         return order
+
+    def _publish(self, event: Order | Fill) -> None:
+        self._events.append(event)
+        if self._wakeup is not None:
+            self._wakeup.set()
 
 
 @hookimpl
