@@ -40,8 +40,6 @@ def fingerprint() -> str:
 
 
 def setup() -> None:
-    if sys.version_info < (3, 11):
-        sys.exit(f"Genesis needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = fingerprint()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
@@ -69,6 +67,8 @@ def test(extra: list[str]) -> None:
 
 
 def main() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script is what tells old Pythons
+        sys.exit(f"Genesis needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command not in ("demo", "test", "setup"):
         sys.exit(__doc__)

@@ -19,7 +19,7 @@ Every argument is passed by keyword. An implementation may accept a subset of th
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 

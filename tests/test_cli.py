@@ -64,7 +64,8 @@ def test_run_and_backtest_validate_then_explain_what_is_missing() -> None:
     for command, issue in (("run", "#6"), ("backtest", "#5")):
         result = genesis(command, example)
         assert 1 == result.returncode
-        assert issue in result.stderr and 1 == len(result.stderr.splitlines())
+        assert issue in result.stderr
+        assert 1 == len(result.stderr.splitlines())
 
 
 def test_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:

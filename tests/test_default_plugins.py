@@ -112,7 +112,8 @@ async def test_paper_reports_orders_and_fills_as_events(registry) -> None:
         if isinstance(event, Fill) or len(events) > 10:
             break
     assert [OrderStatus.SUBMITTED, OrderStatus.OPEN] == [e.status for e in events[:2]]
-    assert isinstance(events[2], Fill) and Decimal(10) == events[2].price
+    assert isinstance(events[2], Fill)
+    assert Decimal(10) == events[2].price
 
 
 async def test_console_notifier_prints_at_or_above_its_threshold(registry, capsys) -> None:

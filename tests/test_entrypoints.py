@@ -1,4 +1,4 @@
-"""Plugins as a stranger ships them: a separate distribution, pip-installed, found by entry point."""
+"""Plugins as strangers ship them: own distribution, pip-installed, found by entry point."""
 
 from __future__ import annotations
 

@@ -150,7 +150,8 @@ def test_order_state_machine() -> None:
     order = order.transition(OrderStatus.PARTIALLY_FILLED, at=3, filled_amount=Decimal("0.5"))
     assert Decimal("1.5") == order.remaining
     order = order.transition(OrderStatus.FILLED, at=4, filled_amount=Decimal(2))
-    assert order.status.is_final and "42" == order.exchange_order_id
+    assert order.status.is_final
+    assert "42" == order.exchange_order_id
     with pytest.raises(OrderError, match="illegal transition FILLED -> CANCELED"):
         order.transition(OrderStatus.CANCELED, at=5)
     with pytest.raises(OrderError, match="filled amount"):

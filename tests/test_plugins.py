@@ -169,4 +169,5 @@ def test_unknown_component_suggests_the_closest_name() -> None:
 def test_params_must_be_attrs_but_may_be_omitted() -> None:
     plugins = load_plugins(entry_points=False, extra=[EchoPlugin()])
     params_cls = plugins.registry.get("strategy", "echo").cls.Params
-    assert attrs.has(params_cls) and () == attrs.fields(params_cls)
+    assert attrs.has(params_cls)
+    assert () == attrs.fields(params_cls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -47,10 +48,8 @@ class GenesisGroup(click.Group):
         return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        try:
+        with contextlib.suppress(GenesisError):  # --help must work with a broken plugin
             self._add_plugin_commands(ctx)
-        except GenesisError:
-            pass  # --help must work even when a plugin is broken
         return super().list_commands(ctx)
 
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import cattrs
 from cattrs.errors import (
+    AttributeValidationNote,
     ClassValidationError,
     ForbiddenExtraKeysError,
     IterableValidationError,
+    IterableValidationNote,
 )
-from cattrs.errors import AttributeValidationNote, IterableValidationNote
 
 from genesis_core.config.secrets import Secret
 from genesis_core.config.yaml_source import PathKey

@@ -1,4 +1,4 @@
-"""Market data: timeframes, candles (struct of numpy arrays), tickers, public trades, market rules."""
+"""Market data: timeframes, candles (struct of numpy arrays), tickers, trades, market rules."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def timeframe_ms(timeframe: str) -> int:
     match = _TIMEFRAME_RE.match(timeframe) if isinstance(timeframe, str) else None
     if not match or int(match.group(1)) <= 0 or match.group(2) == "M":
         raise ValueError(
-            f"invalid timeframe {timeframe!r}: expected a count and a unit m/h/D/W, e.g. '5m' or '1h'"
+            f"invalid timeframe {timeframe!r}: expected a count and a unit m/h/D/W, "
+            "e.g. '5m' or '1h'"
         )
     return int(match.group(1)) * _UNIT_MS[match.group(2).lower()]
 
@@ -95,6 +96,12 @@ class Candles:
         if not isinstance(index, slice):
             raise TypeError("Candles supports slicing only; use .candle(i) for one bar")
         return attrs.evolve(self, **{f: getattr(self, f)[index] for f in _ARRAY_FIELDS})
+
+    def close_time(self, i: int) -> int:
+        """Close time (ms) of bar ``i``: when its values become known. Needs ``timeframe``."""
+        if not self.timeframe:
+            raise ValueError("close_time needs candles with a timeframe")
+        return int(self.timestamp[i]) + timeframe_ms(self.timeframe)
 
     def candle(self, i: int) -> Candle:
         """Return bar ``i`` as a :class:`Candle`."""

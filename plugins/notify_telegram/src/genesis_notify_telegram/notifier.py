@@ -6,6 +6,7 @@ import html
 
 import attrs
 import httpx
+
 from genesis_core import Alert, Notifier, Secret, Severity, doc, format_ts
 
 

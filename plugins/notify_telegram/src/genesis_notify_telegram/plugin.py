@@ -1,7 +1,6 @@
 """Hook implementations of the notify_telegram plugin."""
 
 from genesis_core import hookimpl
-
 from genesis_notify_telegram.notifier import TelegramNotifier
 
 

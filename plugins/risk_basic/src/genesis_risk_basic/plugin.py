@@ -1,7 +1,6 @@
 """Hook implementations of the risk_basic plugin."""
 
 from genesis_core import hookimpl
-
 from genesis_risk_basic.policies import FixedFraction, KillSwitch, MaxOpenPositions
 
 

@@ -6,6 +6,7 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import attrs
+
 from genesis_core import PortfolioSnapshot, RiskDecision, RiskPolicy, TradeIntent, doc
 
 
