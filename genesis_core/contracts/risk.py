@@ -10,7 +10,8 @@ from genesis_core.models import Fill, PortfolioSnapshot, RiskDecision, TradeInte
 
 class RiskPolicy(Component):
     """One rule in the risk chain. Policies run in YAML order; the first REJECT stops the chain,
-    a RESIZE passes the new amount to the next policy. They must not do I/O: the same policy runs
+    a RESIZE passes the new amount (and stops) to the next policy, CONFIRM parks the trade for a
+    human after the rest of the chain has approved it. They must not do I/O: the same policy runs
     per signal inside backtests."""
 
     kind: ClassVar[str] = "risk_policy"

@@ -91,7 +91,8 @@ class PortfolioSnapshot:
 
     ``prices`` holds the latest mark price per symbol; ``day_start_equity`` is equity at the
     start of the current UTC day and ``peak_equity`` the high-water mark, both maintained by the
-    runtime so that every policy computes daily loss and drawdown the same way.
+    runtime so that every policy computes daily loss and drawdown the same way. ``returns`` holds
+    each symbol's recent close-to-close returns (oldest first) for correlation checks.
     """
 
     timestamp: int
@@ -103,6 +104,7 @@ class PortfolioSnapshot:
     day_start_equity: Decimal | None = None
     peak_equity: Decimal | None = None
     quote_currency: str = "USD"
+    returns: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict)
 
     def open_positions(self) -> list[Position]:
         return [p for p in self.positions.values() if p.is_open]

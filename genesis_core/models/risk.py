@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 
 import attrs
 
+from genesis_core.models.market import Market
 from genesis_core.models.orders import OrderSide
 from genesis_core.models.signals import Signal
 
@@ -17,6 +19,8 @@ class TradeIntent:
 
     ``amount`` starts as the runtime's default size and is resized by sizing policies; stops are
     absolute prices. ``market`` rules let policies round to what the exchange accepts.
+    ``features`` holds indicator values at the signal's bar that the runtime attaches (at least
+    ``atr`` and ``atr_pct`` when known), so policies never compute indicators themselves.
     """
 
     signal: Signal
@@ -27,18 +31,22 @@ class TradeIntent:
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
     reduce_only: bool = False
+    market: Market | None = None
+    features: Mapping[str, float] = attrs.field(factory=dict)
 
 
 class RiskAction(StrEnum):
     APPROVE = "APPROVE"
     RESIZE = "RESIZE"
     REJECT = "REJECT"
+    CONFIRM = "CONFIRM"  # park until a human confirms (or the confirmation expires)
 
 
 @attrs.frozen
 class RiskDecision:
-    """A policy's verdict. RESIZE carries the new ``amount`` (and may move the stops); every
-    verdict carries the deciding ``policy`` and a human-readable ``reason`` for the audit log."""
+    """A policy's verdict. RESIZE carries the new ``amount`` (and may move the stops); CONFIRM
+    parks the trade until a human confirms it; every verdict carries the deciding ``policy`` and
+    a human-readable ``reason`` for the audit log."""
 
     action: RiskAction
     policy: str
@@ -58,6 +66,11 @@ class RiskDecision:
     @classmethod
     def reject(cls, policy: str, reason: str) -> RiskDecision:
         return cls(RiskAction.REJECT, policy, reason)
+
+    @classmethod
+    def confirm(cls, policy: str, reason: str) -> RiskDecision:
+        """Ask for manual confirmation (e.g. confidence between the auto and reject bands)."""
+        return cls(RiskAction.CONFIRM, policy, reason)
 
     @classmethod
     def resize(
