@@ -62,6 +62,7 @@ def config_classes() -> dict[str, type]:
         "markets[]": schema.MarketConfig,
         "data_source / executor / risk[] / notifiers[]": schema.ComponentConfig,
         "strategies[]": schema.StrategyConfig,
+        "consensus": schema.ConsensusConfig,
         "storage": schema.StorageConfig,
         "metrics": schema.MetricsConfig,
     }

@@ -167,6 +167,10 @@ def _check_consistency(config: BotConfig, errors: _Errors) -> None:
         if not market.timeframes:
             errors.add(("markets", i, "timeframes"), "at least one timeframe is required")
     followed = {tf for m in config.markets for tf in m.timeframes}
+    for timeframe in config.consensus.timeframe_weights:
+        if timeframe not in followed:
+            errors.add(("consensus", "timeframe_weights", timeframe),
+                       f"timeframe {timeframe!r} is not followed by any market")
     for i, strategy in enumerate(config.strategies):
         for j, timeframe in enumerate(strategy.timeframes):
             if timeframe not in followed:

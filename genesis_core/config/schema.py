@@ -81,6 +81,23 @@ class MarketConfig:
                                  default=5)
 
 
+def _unit(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if not 0 <= value <= 1:
+        raise ValueError(f"'{attribute.name}' must be in [0, 1], got {value!r}")
+
+
+@attrs.frozen
+class ConsensusConfig:
+    """How the signals of several strategies and timeframes become one (see consensus.py)."""
+
+    timeframe_weights: dict[str, float] = doc(
+        "Weight per timeframe, e.g. {1m: 0.3, 5m: 0.4, 1h: 0.3}; unlisted timeframes weigh 1.",
+        factory=dict)
+    min_score: float = doc("Weighted score (0-1) the winning side needs to emit a signal.",
+                           default=0.5, validator=_unit)
+    fresh_bars: int = doc("Bars of its own timeframe for which a vote stays valid.", default=1)
+
+
 @attrs.frozen
 class StorageConfig:
     """Where the bot keeps its state."""
@@ -113,6 +130,8 @@ class BotConfig:
                                       factory=list)
     notifiers: list[ComponentConfig] = doc("Where alerts go (the console always gets them).",
                                            factory=list)
+    consensus: ConsensusConfig = doc("Combining strategies and timeframes.",
+                                     factory=ConsensusConfig)
     storage: StorageConfig = doc("State database.", factory=StorageConfig)
     metrics: MetricsConfig = doc("Prometheus metrics.", factory=MetricsConfig)
 
