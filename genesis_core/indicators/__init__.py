@@ -746,8 +746,10 @@ def fvg_gaps(high: ArrayLike, low: ArrayLike) -> FVGGaps:
         touched=np.full(idx.size, -1, dtype=np.int64),
         filled=np.full(idx.size, -1, dtype=np.int64),
     )
-    open_ids = np.empty(idx.size, dtype=np.int64)
+    stack_i = np.empty(h.size, dtype=np.int64)
+    stack_v = np.empty(h.size)
     _k().fvg_mitigation_nb(
-        h, lo, idx, gaps.direction, gaps.top, gaps.bottom, gaps.touched, gaps.filled, open_ids
+        h, lo, idx, gaps.direction, gaps.top, gaps.bottom, gaps.touched, gaps.filled,
+        stack_i, stack_v,
     )
     return gaps

@@ -62,15 +62,6 @@ def true_range(h, lo, pc):
 
 
 @step
-def ring_mean(r):
-    """Mean of a small ring in slot order (same order in batch and streaming)."""
-    s = 0.0
-    for j in range(r.size):
-        s += r[j]
-    return s / r.size
-
-
-@step
 def win_max(w, w0, p):
     m = w[w0]
     for j in range(w0 + 1, w0 + p):
@@ -86,37 +77,6 @@ def win_min(w, w0, p):
         if w[j] < m:
             m = w[j]
     return m
-
-
-@step
-def track_max(a, i, start, idx, val):
-    """Running max of a[start..i] (TA-Lib style: rescan only when the max leaves the window)."""
-    if idx < start:
-        idx = start
-        val = a[start]
-        for j in range(start + 1, i + 1):
-            if a[j] >= val:
-                val = a[j]
-                idx = j
-    elif a[i] >= val:
-        val = a[i]
-        idx = i
-    return idx, val
-
-
-@step
-def track_min(a, i, start, idx, val):
-    if idx < start:
-        idx = start
-        val = a[start]
-        for j in range(start + 1, i + 1):
-            if a[j] <= val:
-                val = a[j]
-                idx = j
-    elif a[i] <= val:
-        val = a[i]
-        idx = i
-    return idx, val
 
 
 # --------------------------------------------------------------------------- SMA
@@ -600,80 +560,159 @@ def macd_nb(x, fast, slow, sig, out_m, out_s, out_h):
 
 
 @step
-def stoch_tail(c, hh, ll, n, fk, rk, rd):
-    """TA-Lib STOCH after the window extremes are known (n = segment bars incl. this one).
-
-    fastK = (c-LL)/((HH-LL)/100) (0 if HH == LL); slowK = SMA(fastK, rk.size);
-    slowD = SMA(slowK, rd.size). Both outputs start at TA-Lib's full lookback."""
+def stoch_fast(c, hh, ll):
+    """TA-Lib's fast %K: (c-LL)/((HH-LL)/100), 0 when HH == LL."""
     diff = (hh - ll) / 100.0
-    fast = (c - ll) / diff if diff != 0.0 else 0.0
-    j = n - fk  # fastK values before this one
-    rk[j % rk.size] = fast
-    if j + 1 < rk.size:
-        return NAN, NAN
-    sk = ring_mean(rk)
-    q = j + 1 - rk.size  # slowK values before this one
-    rd[q % rd.size] = sk
-    if q + 1 < rd.size:
-        return NAN, NAN
-    return sk, ring_mean(rd)
+    return (c - ll) / diff if diff != 0.0 else 0.0
+
+
+# RSI values that are equal in exact arithmetic differ in the last bits (e.g. over bars with no
+# price change), which would make the stochastic of a flat RSI window jump between 0 and 100.
+# A window narrower than this many RSI points counts as flat (TA-Lib compares with exact 0).
+RSI_FLAT = 1e-9
+
+
+@step
+def stochrsi_fast(v, hh, ll):
+    """Fast %K of an RSI value: TA-Lib's formula, 0 when the window is flat (see RSI_FLAT)."""
+    diff = (hh - ll) / 100.0
+    return (v - ll) / diff if hh - ll > RSI_FLAT else 0.0
+
+
+@step
+def ring_mean_at(r):
+    """Mean of a small ring in slot order (same order in batch and streaming)."""
+    t = 0.0
+    for q in range(r.size):
+        t += r[q]
+    return t / r.size
 
 
 @kernel
 def stoch_nb(high, low, close, fk, sk, sd, out_k, out_d):
+    """TA-Lib STOCH: slowK = SMA(fastK, sk), slowD = SMA(slowK, sd), both from the full lookback.
+
+    Window extremes are tracked TA-Lib style (rescan only when the extreme leaves the window);
+    the smoothing rings are summed in slot order, exactly as ``stoch_bar`` does."""
     rk = np.empty(sk)
     rd = np.empty(sd)
     n = 0
     hi_i, lo_i, hh, ll = -1, -1, 0.0, 0.0
     for i in range(close.size):
+        out_k[i] = NAN
+        out_d[i] = NAN
         if high[i] != high[i] or low[i] != low[i] or close[i] != close[i]:
             n = 0
-            out_k[i] = NAN
-            out_d[i] = NAN
             continue
         n += 1
         if n < fk:
-            out_k[i] = NAN
-            out_d[i] = NAN
             continue
-        hi_i, hh = track_max(high, i, i - fk + 1, hi_i, hh)
-        lo_i, ll = track_min(low, i, i - fk + 1, lo_i, ll)
-        out_k[i], out_d[i] = stoch_tail(close[i], hh, ll, n, fk, rk, rd)
+        start = i - fk + 1
+        if hi_i < start:
+            hi_i, hh = start, high[start]
+            for j in range(start + 1, i + 1):
+                if high[j] >= hh:
+                    hi_i, hh = j, high[j]
+        elif high[i] >= hh:
+            hi_i, hh = i, high[i]
+        if lo_i < start:
+            lo_i, ll = start, low[start]
+            for j in range(start + 1, i + 1):
+                if low[j] <= ll:
+                    lo_i, ll = j, low[j]
+        elif low[i] <= ll:
+            lo_i, ll = i, low[i]
+        j = n - fk  # fastK values before this one
+        rk[j % sk] = stoch_fast(close[i], hh, ll)
+        if j + 1 < sk:
+            continue
+        t = 0.0
+        for q in range(sk):
+            t += rk[q]
+        slow_k = t / sk
+        q = j + 1 - sk  # slowK values before this one
+        rd[q % sd] = slow_k
+        if q + 1 < sd:
+            continue
+        t = 0.0
+        for q in range(sd):
+            t += rd[q]
+        out_k[i] = slow_k
+        out_d[i] = t / sd
 
 
-@step
-def stochrsi_tail(v, m, rr, rf):
-    """TA-Lib STOCHRSI on one new RSI value v (m = RSI values so far incl. v).
-
-    rr holds the last fastk RSI values, rf the last fastd fastK values."""
-    fk = rr.size
-    rr[(m - 1) % fk] = v
-    if m < fk:
+@kernel
+def stoch_bar(hw, lw, w0, c, n, fk, rk, rd):
+    """Streaming twin of one ``stoch_nb`` iteration (n >= fk; hw/lw hold the window)."""
+    hh = hw[w0]
+    ll = lw[w0]
+    for j in range(w0 + 1, w0 + fk):
+        hh = max(hh, hw[j])
+        ll = min(ll, lw[j])
+    j = n - fk
+    rk[j % rk.size] = stoch_fast(c, hh, ll)
+    if j + 1 < rk.size:
         return NAN, NAN
-    hh = win_max(rr, 0, fk)
-    ll = win_min(rr, 0, fk)
-    diff = (hh - ll) / 100.0
-    fast = (v - ll) / diff if diff != 0.0 else 0.0
-    j = m - fk  # fastK values before this one
-    rf[j % rf.size] = fast
-    if j + 1 < rf.size:
+    slow_k = ring_mean_at(rk)
+    q = j + 1 - rk.size
+    rd[q % rd.size] = slow_k
+    if q + 1 < rd.size:
         return NAN, NAN
-    return fast, ring_mean(rf)
+    return slow_k, ring_mean_at(rd)
 
 
 @kernel
 def stochrsi_nb(x, p, fk, fd, out_k, out_d):
+    """TA-Lib STOCHRSI: STOCHF(fk, fd) applied to RSI(p); rings as in ``stochrsi_bar``."""
     a, b = wilder_coefs(p)
     rr = np.empty(fk)
     rf = np.empty(fd)
     n, prev, g, lo = 0, 0.0, 0.0, 0.0
     for i in range(x.size):
         n, prev, g, lo, v = rsi_step(x[i], n, prev, g, lo, p, a, b)
+        out_k[i] = NAN
+        out_d[i] = NAN
         if v != v:
-            out_k[i] = NAN
-            out_d[i] = NAN
-        else:
-            out_k[i], out_d[i] = stochrsi_tail(v, n - p, rr, rf)
+            continue
+        m = n - p  # RSI values so far, including v
+        rr[(m - 1) % fk] = v
+        if m < fk:
+            continue
+        hh = rr[0]
+        ll = rr[0]
+        for j in range(1, fk):
+            hh = max(hh, rr[j])
+            ll = min(ll, rr[j])
+        fast = stochrsi_fast(v, hh, ll)
+        j = m - fk
+        rf[j % fd] = fast
+        if j + 1 < fd:
+            continue
+        t = 0.0
+        for q in range(fd):
+            t += rf[q]
+        out_k[i] = fast
+        out_d[i] = t / fd
+
+
+@kernel
+def stochrsi_bar(v, m, rr, rf):
+    """Streaming twin of the STOCHF part of one ``stochrsi_nb`` iteration (v = valid RSI)."""
+    fk = rr.size
+    rr[(m - 1) % fk] = v
+    if m < fk:
+        return NAN, NAN
+    hh = rr[0]
+    ll = rr[0]
+    for j in range(1, fk):
+        hh = max(hh, rr[j])
+        ll = min(ll, rr[j])
+    fast = stochrsi_fast(v, hh, ll)
+    j = m - fk
+    rf[j % rf.size] = fast
+    if j + 1 < rf.size:
+        return NAN, NAN
+    return fast, ring_mean_at(rf)
 
 
 # --------------------------------------------------------------------------- OBV / VWAP
@@ -681,16 +720,16 @@ def stochrsi_nb(x, p, fk, fd, out_k, out_d):
 
 @step
 def obv_step(c, v, n, pc, obv):
-    """TA-Lib OBV: starts at the first bar's volume. Returns (n, prev_close, obv)."""
+    """TA-Lib OBV: starts at the first bar's volume. Returns (n, prev_close, obv).
+
+    Branch-free (random closes mispredict a branch half the time): obv + v*sign is exact,
+    since v*(+1/-1/0) is exact and the FMA rounds once, like obv ± v."""
     if c != c or v != v:
         return 0, 0.0, NAN
     if n == 0:
         return 1, c, v
-    if c > pc:
-        obv += v
-    elif c < pc:
-        obv -= v
-    return n + 1, c, obv
+    sign = (1.0 if c > pc else 0.0) - (1.0 if c < pc else 0.0)
+    return n + 1, c, obv + v * sign
 
 
 @kernel
@@ -720,28 +759,25 @@ def vwap_resum(hw, lw, cw, vw, w0, p):
 
 
 @step
-def vwap_step(h, lo, c, v, pv_old, v_old, n, spv, sv, e, r, p, hw, lw, cw, vw, w0):
-    """Rolling p-bar VWAP of the typical price. Returns (n, spv, sv, e, r, vwap)."""
-    if h != h or lo != lo or c != c or v != v:
-        return 0, 0.0, 0.0, 0.0, 0, NAN
+def vwap_step(pv, v, pv_old, v_old, n, spv, sv, e, r, p):
+    """Rolling p-bar VWAP on scalars (pv = typical price * volume); resum protocol as
+    ``sma_step``. Returns (n, spv, sv, e, r, resum)."""
+    if pv != pv or v != v:
+        return 0, 0.0, 0.0, 0.0, 0, False
     n += 1
-    if n < p:
-        return n, spv, sv, e, r, NAN
-    if n == p:
-        spv, sv, e = vwap_resum(hw, lw, cw, vw, w0, p)
-        r = 0
-    else:
-        pv = typical(h, lo, c) * v
-        spv += pv - pv_old
-        sv += v - v_old
-        e += abs(pv) + abs(pv_old)
-        r += 1
-        # Volumes are >= 0, so the volume sum only cancels when volume dries up: resum then too.
-        if r * e > RESUM_C * abs(spv) or r > 4096:
-            spv, sv, e = vwap_resum(hw, lw, cw, vw, w0, p)
-            r = 0
-    out = spv / sv if sv > 0.0 else NAN
-    return n, spv, sv, e, r, out
+    if n <= p:
+        return n, spv, sv, e, r, n == p
+    spv += pv - pv_old
+    sv += v - v_old
+    e += abs(pv) + abs(pv_old)
+    r += 1
+    # Volumes are >= 0, so the volume sum only cancels when volume dries up: resum then too.
+    return n, spv, sv, e, r, r * e > RESUM_C * abs(spv) or r > 4096
+
+
+@step
+def vwap_out(n, spv, sv, p):
+    return spv / sv if n >= p and sv > 0.0 else NAN
 
 
 @kernel
@@ -753,10 +789,24 @@ def vwap_nb(high, low, close, volume, p, out):
         if i >= p:
             pv_old = typical(high[i - p], low[i - p], close[i - p]) * volume[i - p]
             v_old = volume[i - p]
-        n, spv, sv, e, r, out[i] = vwap_step(
-            high[i], low[i], close[i], volume[i], pv_old, v_old, n, spv, sv, e, r, p,
-            high, low, close, volume, i - p + 1,
-        )
+        pv = typical(high[i], low[i], close[i]) * volume[i]
+        n, spv, sv, e, r, resum = vwap_step(pv, volume[i], pv_old, v_old, n, spv, sv, e, r, p)
+        if resum:
+            spv, sv, e = vwap_resum(high, low, close, volume, i - p + 1, p)
+            r = 0
+        out[i] = vwap_out(n, spv, sv, p)
+
+
+@kernel
+def vwap_bar(h, lo, c, v, ho, lo_old, co, vo, n, spv, sv, e, r, p, hw, lw, cw, vw, w0):
+    """Streaming twin of one ``vwap_nb`` iteration (``*o``: the bar leaving the window)."""
+    pv_old = typical(ho, lo_old, co) * vo
+    pv = typical(h, lo, c) * v
+    n, spv, sv, e, r, resum = vwap_step(pv, v, pv_old, vo, n, spv, sv, e, r, p)
+    if resum:
+        spv, sv, e = vwap_resum(hw, lw, cw, vw, w0, p)
+        r = 0
+    return n, spv, sv, e, r, vwap_out(n, spv, sv, p)
 
 
 @step
@@ -796,20 +846,31 @@ def donchian_tail(hh, ll):
 
 @kernel
 def donchian_nb(high, low, p, up, lo, mid):
+    """Window extremes tracked TA-Lib style: rescan only when the extreme leaves the window."""
     n = 0
     hi_i, lo_i, hh, ll = -1, -1, 0.0, 0.0
     for i in range(high.size):
-        if high[i] != high[i] or low[i] != low[i]:
-            n = 0
-        else:
-            n += 1
+        n = 0 if high[i] != high[i] or low[i] != low[i] else n + 1
         if n < p:
             up[i] = NAN
             lo[i] = NAN
             mid[i] = NAN
             continue
-        hi_i, hh = track_max(high, i, i - p + 1, hi_i, hh)
-        lo_i, ll = track_min(low, i, i - p + 1, lo_i, ll)
+        start = i - p + 1
+        if hi_i < start:
+            hi_i, hh = start, high[start]
+            for j in range(start + 1, i + 1):
+                if high[j] >= hh:
+                    hi_i, hh = j, high[j]
+        elif high[i] >= hh:
+            hi_i, hh = i, high[i]
+        if lo_i < start:
+            lo_i, ll = start, low[start]
+            for j in range(start + 1, i + 1):
+                if low[j] <= ll:
+                    lo_i, ll = j, low[j]
+        elif low[i] <= ll:
+            lo_i, ll = i, low[i]
         up[i], lo[i], mid[i] = donchian_tail(hh, ll)
 
 
@@ -840,20 +901,23 @@ def swings_nb(high, low, left, right, out_hi, out_lo):
     span = left + right + 1
     n = 0
     for i in range(high.size):
-        if high[i] != high[i] or low[i] != low[i]:
-            n = 0
-        else:
-            n += 1
+        n = 0 if high[i] != high[i] or low[i] != low[i] else n + 1
         out_hi[i] = NAN
         out_lo[i] = NAN
         if n < span:
             continue
-        w0 = i - span + 1
-        # Stamped on the confirmation bar i, never on the pivot bar i - right.
-        if is_pivot_high(high, w0, left, right):
-            out_hi[i] = high[i - right]
-        if is_pivot_low(low, w0, left, right):
-            out_lo[i] = low[i - right]
+        # Pivot c = i - right is stamped on its confirmation bar i, never on c itself.
+        c = i - right
+        ok_hi = True
+        ok_lo = True
+        for j in range(c - left, i + 1):
+            if j != c:
+                ok_hi = ok_hi and high[c] > high[j]
+                ok_lo = ok_lo and low[c] < low[j]
+        if ok_hi:
+            out_hi[i] = high[c]
+        if ok_lo:
+            out_lo[i] = low[c]
 
 
 # --------------------------------------------------------------------------- regime
@@ -951,7 +1015,6 @@ def fvg_mitigation_nb(high, low, g_idx, g_dir, g_top, g_bot, touched, filled, st
     streaming twin reproduces it bar by bar).
     """
     for side in range(2):
-        sgn = 1.0 if side == 0 else -1.0
         top = 0
         g = g_idx.size - 1
         for j in range(high.size - 1, -1, -1):

@@ -82,7 +82,7 @@ class SMAStream:
     def update(self, x: float) -> float:
         x = float(x)
         old, w0 = self.win.push(x)
-        self.n, self.s, self.e, self.r, out = k.sma_step(
+        self.n, self.s, self.e, self.r, out = k.sma_bar(
             x, old, self.n, self.s, self.e, self.r, self.p, self.win.buf, w0
         )
         return out
@@ -112,7 +112,7 @@ class WMAStream:
     def update(self, x: float) -> float:
         x = float(x)
         old, w0 = self.win.push(x)
-        self.n, self.s, self.ws, self.e, self.r, out = k.wma_step(
+        self.n, self.s, self.ws, self.e, self.r, out = k.wma_bar(
             x, old, self.n, self.s, self.ws, self.e, self.r, self.p, self.win.buf, w0
         )
         return out
@@ -130,7 +130,7 @@ class _VarStream:
 
     def _step(self, x: float) -> tuple[float, float]:
         old, w0 = self.win.push(x)
-        (self.n, self.kk, self.s1, self.s2, self.e1, self.e2, self.r, mean, var) = k.var_step(
+        (self.n, self.kk, self.s1, self.s2, self.e1, self.e2, self.r, mean, var) = k.var_bar(
             x, old, self.n, self.kk, self.s1, self.s2, self.e1, self.e2, self.r, self.p,
             self.win.buf, w0,
         )
@@ -291,9 +291,7 @@ class StochStream:
         self.n += 1
         if self.n < self.fk:
             return NAN, NAN
-        hh = k.win_max(self.hw.buf, w0, self.fk)
-        ll = k.win_min(self.lw.buf, w0, self.fk)
-        return k.stoch_tail(c, hh, ll, self.n, self.fk, self.rk, self.rd)
+        return k.stoch_bar(self.hw.buf, self.lw.buf, w0, c, self.n, self.fk, self.rk, self.rd)
 
 
 class StochRSIStream:
@@ -308,7 +306,7 @@ class StochRSIStream:
         v = self.rsi.update(x)
         if v != v:
             return NAN, NAN
-        return k.stochrsi_tail(v, self.rsi.n - self.rsi.p, self.rr, self.rf)
+        return k.stochrsi_bar(v, self.rsi.n - self.rsi.p, self.rr, self.rf)
 
 
 # --------------------------------------------------------------------------- volume
@@ -339,10 +337,9 @@ class VWAPStream:
         bar = (float(high), float(low), float(close), float(volume))
         pushed = [w.push(x) for w, x in zip(self.wins, bar, strict=True)]
         (ho, w0), (lo_old, _), (co, _), (vo, _) = pushed
-        pv_old = k.typical(ho, lo_old, co) * vo
         hw, lw, cw, vw = self.wins
-        self.n, self.spv, self.sv, self.e, self.r, out = k.vwap_step(
-            *bar, pv_old, vo, self.n, self.spv, self.sv, self.e, self.r, self.p,
+        self.n, self.spv, self.sv, self.e, self.r, out = k.vwap_bar(
+            *bar, ho, lo_old, co, vo, self.n, self.spv, self.sv, self.e, self.r, self.p,
             hw.buf, lw.buf, cw.buf, vw.buf, w0,
         )
         return out

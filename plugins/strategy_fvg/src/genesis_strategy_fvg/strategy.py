@@ -25,7 +25,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from genesis_core import Candles, Signal, Strategy, doc
+from genesis_core import Candles, Signal, Strategy, doc, format_ts
 
 
 def _positive_int(instance: object, attribute: attrs.Attribute, value: int) -> None:
@@ -145,8 +145,8 @@ class FvgStrategy(Strategy):
             stop = gap.top + p.stop_buffer_atr * atr_t
             target = close - p.take_profit_ratio * (stop - close)
         kind = "bullish" if gap.bullish else "bearish"
-        reason = (f"retrace into {kind} FVG {gap.bottom:g}-{gap.top:g} from bar "
-                  f"{candles.close_time(gap.bar)} ({size_atr:.2f} ATR), trend score "
+        reason = (f"retrace into {kind} FVG {gap.bottom:g}-{gap.top:g} formed "
+                  f"{format_ts(candles.close_time(gap.bar))} ({size_atr:.2f} ATR), trend score "
                   f"{trend_score:g} → {confidence:.2f}")
         return Signal.make(
             symbol=candles.symbol, timeframe=candles.timeframe,
