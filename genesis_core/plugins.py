@@ -34,6 +34,7 @@ DEFAULT_PLUGINS = (
     "genesis_core.default_plugins.console",
     "genesis_core.default_plugins.replay",
     "genesis_core.default_plugins.paper",
+    "genesis_core.default_plugins.indicators",
 )
 CORE_DIST = "genesis-core"
 
