@@ -76,7 +76,7 @@ class FvgStrategy(Strategy):
         return max(self.params.trend_period + 1, self.params.atr_period + 1, 3)
 
     def generate(self, candles: Candles) -> list[Signal]:
-        from genesis_core.indicators import atr, ema
+        from genesis_core.indicators import atr, ema, fvg
 
         p = self.params
         n = len(candles)
@@ -85,26 +85,18 @@ class FvgStrategy(Strategy):
         high, low, close = candles.high, candles.low, candles.close
         trend = ema(close, p.trend_period)
         atr_values = atr(high, low, close, p.atr_period)
+        gaps = fvg(high, low)  # stamped on the gap's third bar by the core kernel
+        big_enough = gaps.size >= p.min_gap_atr * atr_values
         signals: list[Signal] = []
         live: list[_Gap] = []
         for t in range(2, n):
             live = [g for g in live if t - g.bar <= p.max_age]
-            signals += self._entries(candles, t, live, trend, atr_values)
-            gap = self._detect(high, low, t, atr_values[t])
-            if gap is not None and t >= self.warmup():
-                live.append(gap)  # usable from bar t+1 on
+            if live:
+                signals += self._entries(candles, t, live, trend, atr_values)
+            if gaps.direction[t] and big_enough[t] and t >= self.warmup():
+                live.append(_Gap(t, bool(gaps.direction[t] > 0), float(gaps.bottom[t]),
+                                 float(gaps.top[t]), float(atr_values[t])))  # from bar t+1
         return signals
-
-    def _detect(self, high: np.ndarray, low: np.ndarray, t: int, atr_t: float) -> _Gap | None:
-        if not np.isfinite(atr_t) or atr_t <= 0:
-            return None
-        if low[t] > high[t - 2]:
-            gap = _Gap(t, True, float(high[t - 2]), float(low[t]), float(atr_t))
-        elif high[t] < low[t - 2]:
-            gap = _Gap(t, False, float(high[t]), float(low[t - 2]), float(atr_t))
-        else:
-            return None
-        return gap if (gap.top - gap.bottom) >= self.params.min_gap_atr * atr_t else None
 
     def _entries(self, candles: Candles, t: int, live: list[_Gap], trend: np.ndarray,
                  atr_values: np.ndarray) -> list[Signal]:
