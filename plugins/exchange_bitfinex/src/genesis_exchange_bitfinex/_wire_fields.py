@@ -29,7 +29,7 @@ def _int(record: str, field: str, value: Any) -> int:
         return value
     if isinstance(value, Decimal | float) and value == int(value):
         return int(value)
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
         return int(value)
     raise WireFormatError(record, field, value, "expected an integer")
 

@@ -147,7 +147,12 @@ class Market:
         first = self.candle(0).mts
         lo = 0
         if start is not None and start > first:
-            lo = max(0, (start - first) // self.tf_ms - 1)
+            # Rows may have gaps (no candle without trades): locate start by bisection within
+            # its replay loop instead of assuming one row per timeframe step.
+            loop = (start - first) // self.period_ms
+            offset = start - loop * self.period_ms - self.offset_ms
+            index = bisect.bisect_left([r.mts for r in self.rows], offset)
+            lo = max(0, loop * len(self.rows) + index - 1)
         out = []
         for k in range(lo, self.cursor + 1):
             c = self.candle(k)

@@ -72,9 +72,15 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
     return out
 
 
+def _trading_symbol(symbol: str) -> str:
+    """``BTCUSD`` -> ``tBTCUSD``; ``tBTCUSD`` and ``fUSD`` stay as they are."""
+    return symbol if symbol[:1] in ("t", "f") else "t" + symbol
+
+
 def config_from_args(args: argparse.Namespace) -> SimConfig:
     markets = tuple(
-        MarketSpec(symbol=s, csv_path=path) for s, path in _pairs(args.market, "market").items()
+        MarketSpec(symbol=_trading_symbol(s), csv_path=path)
+        for s, path in _pairs(args.market, "market").items()
     )
     wallets = {k: Decimal(v) for k, v in _pairs(args.wallet, "wallet").items()} or None
     margin = {k: Decimal(v) for k, v in _pairs(args.margin_wallet, "margin-wallet").items()}
