@@ -152,6 +152,7 @@ def test_order_state_machine() -> None:
     order = order.transition(OrderStatus.FILLED, at=4, filled_amount=Decimal(2))
     assert order.status.is_final
     assert "42" == order.exchange_order_id
+    assert not order.can_transition(OrderStatus.CANCELED)
     with pytest.raises(OrderError, match="illegal transition FILLED -> CANCELED"):
         order.transition(OrderStatus.CANCELED, at=5)
     with pytest.raises(OrderError, match="filled amount"):

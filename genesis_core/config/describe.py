@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import types
 import typing
 from typing import Any
 
@@ -17,12 +18,13 @@ def _type_name(tp: Any) -> str:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return " | ".join(str(m.value) for m in tp)
     origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        rendered = " | ".join(_type_name(a) for a in members)
+        return f"{rendered} or null" if len(members) < len(typing.get_args(tp)) else rendered
     if origin is not None:
         args = ", ".join(_type_name(a) for a in typing.get_args(tp))
-        name = getattr(origin, "__name__", str(origin))
-        return "optional " + args.replace(", NoneType", "") if "NoneType" in args else (
-            f"{name}[{args}]"
-        )
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
     if tp is type(None):
         return "null"
     return getattr(tp, "__name__", str(tp))

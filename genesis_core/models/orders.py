@@ -145,6 +145,10 @@ class Order:
     def remaining(self) -> Decimal:
         return self.request.amount - self.filled_amount
 
+    def can_transition(self, status: OrderStatus) -> bool:
+        """Whether the lifecycle allows moving from the current status to ``status``."""
+        return status in TRANSITIONS.get(self.status, frozenset())
+
     def transition(
         self,
         status: OrderStatus,
@@ -156,7 +160,7 @@ class Order:
         exchange_order_id: str | None = None,
     ) -> Order:
         """Return the order in ``status``; raise :class:`OrderError` if the move is illegal."""
-        if status not in TRANSITIONS.get(self.status, frozenset()):
+        if not self.can_transition(status):
             raise OrderError(
                 f"order {self.client_order_id}: illegal transition {self.status} -> {status}"
             )
