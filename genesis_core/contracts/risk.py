@@ -21,4 +21,7 @@ class RiskPolicy(Component):
         raise NotImplementedError
 
     def on_fill(self, fill: Fill, portfolio: PortfolioSnapshot) -> None:
-        """Observe a fill (for cooldowns, win-rate tracking). Optional."""
+        """Observe a fill (for cooldowns, win-rate tracking). Optional.
+
+        ``portfolio`` is the snapshot **after** the fill has been applied.
+        """

@@ -20,7 +20,8 @@ class TradeIntent:
     ``amount`` starts as the runtime's default size and is resized by sizing policies; stops are
     absolute prices. ``market`` rules let policies round to what the exchange accepts.
     ``features`` holds indicator values at the signal's bar that the runtime attaches (at least
-    ``atr`` and ``atr_pct`` when known), so policies never compute indicators themselves.
+    ``atr``, in price units, and ``atr_pct``, in percent of the close, when known), so policies
+    never compute indicators themselves.
     """
 
     signal: Signal
@@ -44,9 +45,10 @@ class RiskAction(StrEnum):
 
 @attrs.frozen
 class RiskDecision:
-    """A policy's verdict. RESIZE carries the new ``amount`` (and may move the stops); CONFIRM
-    parks the trade until a human confirms it; every verdict carries the deciding ``policy`` and
-    a human-readable ``reason`` for the audit log."""
+    """A policy's verdict. RESIZE carries the new ``amount`` and may set the stops: a ``None``
+    stop or ``trailing_stop`` keeps what the intent already had. ``trailing_stop`` is a distance in
+    price units. CONFIRM parks the trade until a human confirms it; every verdict carries the
+    deciding ``policy`` and a human-readable ``reason`` for the audit log."""
 
     action: RiskAction
     policy: str
@@ -54,6 +56,7 @@ class RiskDecision:
     amount: Decimal | None = None
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
+    trailing_stop: Decimal | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.action is RiskAction.RESIZE and (self.amount is None or self.amount < 0):
@@ -81,5 +84,7 @@ class RiskDecision:
         *,
         stop_loss: Decimal | None = None,
         take_profit: Decimal | None = None,
+        trailing_stop: Decimal | None = None,
     ) -> RiskDecision:
-        return cls(RiskAction.RESIZE, policy, reason, amount, stop_loss, take_profit)
+        return cls(RiskAction.RESIZE, policy, reason, amount, stop_loss, take_profit,
+                   trailing_stop)

@@ -32,8 +32,9 @@ def test_atr_stops_and_trailing_distance() -> None:
     assert RiskDecision.resize(
         "stops", D("1"), "stop-loss 95.0 (2 x ATR 2.5), take-profit 110.0 (2 x the stop "
                          "distance); trailing stop distance 3.75",
-        stop_loss=D("95"), take_profit=D("110")) == decision
+        stop_loss=D("95"), take_profit=D("110"), trailing_stop=D("3.75")) == decision
     assert D("3.75") == policy.trailing_distance(the_intent)
+    assert D("3.75") == decision.trailing_stop
     assert (RiskAction.REJECT, "ATR stop needs a positive atr or atr_pct feature") == (
         policy.check(intent(), snapshot()).action, policy.check(intent(), snapshot()).reason)
     assert (RiskAction.REJECT, "stop distance 120.0 leaves no valid stop price below 100") == (

@@ -77,8 +77,7 @@ class Stops(RiskPolicy):
     def trailing_distance(self, intent: TradeIntent) -> Decimal | None:
         """The trailing-stop distance in price units for ``intent``, or ``None``.
 
-        RiskDecision has no trailing field yet: the distance is also written into the reason as
-        ``trailing stop distance <d>`` and the order path can ask this method for it.
+        The decision carries it as ``RiskDecision.trailing_stop``; the reason names it too.
         """
         p = self.params.for_symbol(intent.symbol)
         if p.trailing_pct is not None:
@@ -126,7 +125,7 @@ class Stops(RiskPolicy):
         if trailing is not None:
             reason += f"; trailing stop distance {trailing}"
         return RiskDecision.resize(self.name, intent.amount, reason, stop_loss=stop,
-                                   take_profit=take)
+                                   take_profit=take, trailing_stop=trailing)
 
     @staticmethod
     def _round(intent: TradeIntent, price: Decimal) -> Decimal | None:
