@@ -31,46 +31,40 @@ import numpy as np
 from genesis_core import Candles, Signal, Strategy, doc
 
 
-def _positive_int(instance: object, attribute: attrs.Attribute, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"'{attribute.name}' must be >= 1, got {value}")
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
-    if not value >= 0:
-        raise ValueError(f"'{attribute.name}' must be >= 0, got {value}")
+POSITIVE = attrs.validators.ge(1)
+NON_NEGATIVE = attrs.validators.ge(0)
 
 
 @attrs.frozen
 class EmaRsiParams:
-    fast: int = doc("Fast EMA period.", default=12, validator=_positive_int)
-    slow: int = doc("Slow EMA period (must exceed fast).", default=26, validator=_positive_int)
-    rsi_period: int = doc("RSI period (Wilder).", default=14, validator=_positive_int)
+    fast: int = doc("Fast EMA period.", default=12, validator=POSITIVE)
+    slow: int = doc("Slow EMA period (must exceed fast).", default=26, validator=POSITIVE)
+    rsi_period: int = doc("RSI period (Wilder).", default=14, validator=POSITIVE)
     rsi_overbought: float = doc("RSI level above which a BUY has no room left.", default=70.0)
     rsi_oversold: float = doc("RSI level below which a SELL has no room left.", default=30.0)
-    atr_period: int = doc("ATR period (Wilder).", default=14, validator=_positive_int)
+    atr_period: int = doc("ATR period (Wilder).", default=14, validator=POSITIVE)
     max_atr_pct: float = doc("ATR as % of price at which the volatility score reaches 0.",
-                             default=5.0, validator=_non_negative)
+                             default=5.0, validator=NON_NEGATIVE)
     slope_bars: int = doc("Bars over which the fast EMA's slope is measured.", default=3,
-                          validator=_positive_int)
+                          validator=POSITIVE)
     weight_trend: float = doc("Weight of the trend score.", default=0.5,
-                              validator=_non_negative)
+                              validator=NON_NEGATIVE)
     weight_momentum: float = doc("Weight of the RSI score.", default=0.3,
-                                 validator=_non_negative)
+                                 validator=NON_NEGATIVE)
     weight_volatility: float = doc("Weight of the ATR score.", default=0.2,
-                                   validator=_non_negative)
+                                   validator=NON_NEGATIVE)
     min_confidence: float = doc("Crosses scoring below this are not signalled.", default=0.5,
-                                validator=_non_negative)
+                                validator=NON_NEGATIVE)
     stop_mode: str = doc("percent or atr.", default="percent",
                          validator=attrs.validators.in_(("percent", "atr")))
     stop_min_pct: float = doc("Tightest stop distance in %, for confidence 1.", default=3.0,
-                              validator=_non_negative)
+                              validator=NON_NEGATIVE)
     stop_max_pct: float = doc("Widest stop distance in %, for confidence 0.", default=8.0,
-                              validator=_non_negative)
+                              validator=NON_NEGATIVE)
     atr_stop_multiple: float = doc("Stop distance in ATRs (atr mode).", default=2.0,
-                                   validator=_non_negative)
+                                   validator=NON_NEGATIVE)
     take_profit_ratio: float = doc("Take-profit distance as a multiple of the stop distance.",
-                                   default=2.0, validator=_non_negative)
+                                   default=2.0, validator=NON_NEGATIVE)
 
     def __attrs_post_init__(self) -> None:
         if self.fast >= self.slow:

@@ -28,33 +28,27 @@ import numpy as np
 from genesis_core import Candles, Signal, Strategy, doc, format_ts
 
 
-def _positive_int(instance: object, attribute: attrs.Attribute, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"'{attribute.name}' must be >= 1, got {value}")
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
-    if not value >= 0:
-        raise ValueError(f"'{attribute.name}' must be >= 0, got {value}")
+POSITIVE = attrs.validators.ge(1)
+NON_NEGATIVE = attrs.validators.ge(0)
 
 
 @attrs.frozen
 class FvgParams:
     trend_period: int = doc("EMA period defining the prevailing trend.", default=50,
-                            validator=_positive_int)
-    atr_period: int = doc("ATR period (Wilder).", default=14, validator=_positive_int)
+                            validator=POSITIVE)
+    atr_period: int = doc("ATR period (Wilder).", default=14, validator=POSITIVE)
     max_age: int = doc("Bars after which an unused gap expires.", default=20,
-                       validator=_positive_int)
+                       validator=POSITIVE)
     min_gap_atr: float = doc("Smallest gap traded, in ATRs.", default=0.1,
-                             validator=_non_negative)
+                             validator=NON_NEGATIVE)
     full_size_atr: float = doc("Gap size (in ATRs) that earns the full size score.",
-                               default=1.0, validator=_non_negative)
+                               default=1.0, validator=NON_NEGATIVE)
     min_confidence: float = doc("Entries scoring below this are not signalled.", default=0.5,
-                                validator=_non_negative)
+                                validator=NON_NEGATIVE)
     stop_buffer_atr: float = doc("Stop distance beyond the gap's far side, in ATRs.",
-                                 default=0.25, validator=_non_negative)
+                                 default=0.25, validator=NON_NEGATIVE)
     take_profit_ratio: float = doc("Take-profit distance as a multiple of the stop distance.",
-                                   default=2.0, validator=_non_negative)
+                                   default=2.0, validator=NON_NEGATIVE)
 
 
 @attrs.define
