@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up the project on a fresh machine and run the main job or the tests.
 
-    python3 dev.py demo    # create .venv, install core + plugins, run the paper bot demo
+    python3 dev.py demo    # create .venv, install core + plugins, run the paper-trading demo bot
     python3 dev.py test    # create .venv, install core + plugins, run lint and every test
 
 Only the base Python (3.11+) and pip are assumed. The venv is reused while the packaging files
@@ -59,6 +59,7 @@ def demo() -> None:
     genesis = BIN / "genesis"
     run(genesis, "plugins")
     run(genesis, "config", "check", *sorted(ROOT.glob("examples/*.yaml")))
+    run(genesis, "run", ROOT / "examples" / "paper-demo.yaml")
 
 
 def test(extra: list[str]) -> None:

@@ -59,13 +59,17 @@ def test_a_broken_example_fails_with_one_located_line(tmp_path: Path) -> None:
         result.stderr.splitlines())
 
 
-def test_run_and_backtest_validate_then_explain_what_is_missing() -> None:
-    example = EXAMPLES / "paper-demo.yaml"
-    for command, issue in (("run", "#6"), ("backtest", "#5")):
-        result = genesis(command, example)
-        assert 1 == result.returncode
-        assert issue in result.stderr
-        assert 1 == len(result.stderr.splitlines())
+def test_run_trades_the_paper_demo_and_prints_a_summary() -> None:
+    result = genesis("run", EXAMPLES / "paper-demo.yaml", "--quiet")
+    assert 0 == result.returncode, result.stderr
+    assert "summary paper-demo: 733 bars" in result.stdout
+
+
+def test_backtest_validates_then_explains_what_is_missing() -> None:
+    result = genesis("backtest", EXAMPLES / "paper-demo.yaml")
+    assert 1 == result.returncode
+    assert "#5" in result.stderr
+    assert 1 == len(result.stderr.splitlines())
 
 
 def test_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
+import anyio
 import click
 
-from genesis_core.errors import NotAvailableError
+from genesis_core.errors import ConfigError, NotAvailableError
 
 
 def _load(state: Any, path: str) -> Any:
@@ -15,14 +17,40 @@ def _load(state: Any, path: str) -> Any:
     return load_config(path, state.plugins())
 
 
+async def _run_bot(bot: Any) -> None:
+    async with anyio.create_task_group() as tg:
+
+        async def stop_on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    click.echo(f"received {signal.Signals(signum).name}, stopping cleanly",
+                               err=True)
+                    tg.cancel_scope.cancel()
+                    return
+
+        async def trade() -> None:
+            await bot.run()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(stop_on_signal)
+        tg.start_soon(trade)
+
+
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--quiet", is_flag=True, help="Print only alerts and the final summary.")
 @click.pass_obj
-def run(state: Any, file: str) -> None:
+def run(state: Any, file: str, quiet: bool) -> None:
     """Run the bot described in FILE (live or paper, as its `mode` says)."""
-    _load(state, file)
-    raise NotAvailableError("`genesis run` needs the live runtime, which has not landed yet "
-                            "(issue #6); the config is valid")
+    from genesis_core.runtime import Bot
+
+    config = _load(state, file)
+    if config.mode.value == "backtest":
+        raise ConfigError([f"mode: this bot is a backtest; use `genesis backtest {file}` "
+                           f"({file})"])
+    bot = Bot(config, state.plugins(), quiet=quiet)
+    anyio.run(_run_bot, bot)
+    bot.report.summary(bot.summary())
 
 
 @click.command()

@@ -37,6 +37,7 @@ from genesis_core.models import (
     OrderStatus,
     OrderType,
     Position,
+    timeframe_ms,
 )
 
 
@@ -124,11 +125,12 @@ class PaperExecutor(Executor):
             if order.status.is_final or order.request.symbol != event.symbol:
                 continue
             if order.updated_at > bar.timestamp:
-                continue  # submitted after this bar opened: it can only fill on later bars
+                continue  # placed after this bar opened: it can only fill on later bars
             hit = self._match(order.request, bar)
             if hit is not None:
                 self._fill(order, *hit, at=bar.timestamp)
-        self._clock = max(self._clock, bar.timestamp + 1)
+        # Orders placed from now on were decided at this bar's close: they fill from the next bar.
+        self._clock = max(self._clock, bar.timestamp + timeframe_ms(event.timeframe))
 
     # -- matching --------------------------------------------------------------------------
     def _match(self, req: OrderRequest, bar: Candle) -> tuple[Decimal, Liquidity] | None:

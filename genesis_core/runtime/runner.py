@@ -1,0 +1,278 @@
+"""The bot runner: data source → executor fills → strategies → consensus → risk → order path.
+
+Everything happens in one event loop, one market event at a time, in this order:
+
+1. the executor sees the event first (a simulated executor fills resting orders against it);
+2. the runner settles: every order update and fill the event caused is applied to the books;
+3. the bar is appended to its history and each strategy on that market evaluates it (bar-by-bar
+   evaluation of a causal strategy equals its batch evaluation: see genesis_core.testing);
+4. new signals go through the consensus, the risk chain and the order path.
+
+Notifiers run in their own tasks behind bounded queues, so a slow one never delays trading.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TextIO
+
+import anyio
+import anyio.lowlevel
+import attrs
+
+from genesis_core.config.schema import BotConfig
+from genesis_core.contracts import CandleClosed, MarketEvent
+from genesis_core.indicators.streaming import ATRStream
+from genesis_core.models import (
+    Alert,
+    Fill,
+    Order,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Severity,
+    Signal,
+    SignalSide,
+    TradeIntent,
+)
+from genesis_core.plugins import Plugins
+from genesis_core.runtime.buffers import CandleBuffer
+from genesis_core.runtime.build import Components, build
+from genesis_core.runtime.ledger import Ledger
+from genesis_core.runtime.orders import OrderPath
+from genesis_core.runtime.report import Reporter, Summary
+from genesis_core.runtime.risk import evaluate
+
+
+NOTIFY_QUEUE = 1_000
+
+
+@attrs.define
+class Counts:
+    bars: int = 0
+    signals: int = 0
+    orders: int = 0
+    fills: int = 0
+    closed: int = 0
+    wins: int = 0
+
+
+class Bot:
+    """One running bot. ``run()`` returns its :class:`Summary`."""
+
+    def __init__(self, config: BotConfig, plugins: Plugins, *, out: TextIO | None = None,
+                 quiet: bool = False) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.c: Components = build(config, plugins)
+        self.report = Reporter(out, quiet)
+        self.counts = Counts()
+        self.ledger = Ledger(Decimal(0))
+        self.orders = OrderPath(config.name, self.c.executor, self._order_changed)
+        self.buffers = {(s.symbol, s.timeframe): CandleBuffer(s.symbol, s.timeframe)
+                        for s in self.c.specs}
+        self.atr = {(s.symbol, s.timeframe): ATRStream(14) for s in self.c.specs}
+        self.features: dict[tuple[str, str], dict[str, float]] = {}
+        self.auto_trading = True
+        self.now = 0
+        self._pump_idle: anyio.Event | None = None
+        self._queues: list[tuple[Any, Any]] = []
+        self.on_signal: Callable[[Signal], None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def run(self) -> Summary:
+        executor = self.c.executor
+        await executor.connect()
+        try:
+            balances = await executor.balances()
+            cash = sum((b.total for b in balances), Decimal(0))
+            self.ledger = Ledger(cash, balances[0].currency if balances else "USD")
+            self.plugins.hook.bot_started(config=self.config)
+            async with anyio.create_task_group() as tg:
+                self._start_notifiers(tg)
+                tg.start_soon(self._pump_executor)
+                async for event in self.c.data_source.stream(self.c.specs):
+                    await self._on_market(event)
+                tg.cancel_scope.cancel()
+            reason = "finished"
+        except BaseException as exc:
+            reason = "signal" if isinstance(exc, anyio.get_cancelled_exc_class()) else str(exc)
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._close(reason)
+        return self.summary()
+
+    async def _close(self, reason: str) -> None:
+        for _, send in self._queues:
+            send.close()
+        for component in (self.c.data_source, self.c.executor, *self.c.notifiers):
+            await component.aclose()
+        self.plugins.hook.bot_stopped(config=self.config, reason=reason)
+
+    def summary(self) -> Summary:
+        return Summary(
+            bot=self.config.name, bars=self.counts.bars, signals=self.counts.signals,
+            orders=self.counts.orders, fills=self.counts.fills, closed_trades=self.counts.closed,
+            winning_trades=self.counts.wins, realized_pnl=self.ledger.realized(),
+            fees=self.ledger.fees, initial_equity=self.ledger.initial_cash,
+            final_equity=self.ledger.equity(),
+            open_positions=sum(p.is_open for p in self.ledger.positions.values()))
+
+    # -- market events -----------------------------------------------------------------------
+    async def _on_market(self, event: MarketEvent) -> None:
+        await self.c.executor.on_market(event)
+        await self._settle()
+        if not isinstance(event, CandleClosed):
+            return
+        key = (event.symbol, event.timeframe)
+        candle = event.candle
+        self.counts.bars += 1
+        self.ledger.mark(event.symbol, candle.close, candle.timestamp)
+        self.buffers[key].append(candle)
+        atr = self.atr[key].update(candle.high, candle.low, candle.close)
+        self.features[key] = {"atr": atr, "atr_pct": atr / candle.close * 100}
+        history = self.buffers[key].view()
+        close_ms = history.close_time(len(history) - 1)
+        self.now = close_ms
+        for slot in self.c.strategies:
+            if any((m.symbol, m.timeframe) == key for m in slot.markets):
+                for signal in slot.strategy.generate(history):
+                    if signal.timestamp == close_ms:
+                        await self._signal(attrs.evolve(signal, strategy=slot.label))
+
+    async def _settle(self) -> None:
+        # Let the executor pump apply every update the last event caused before strategies run:
+        # yield once so it wakes, then wait until it is back waiting for the executor.
+        await anyio.lowlevel.checkpoint()
+        if self._pump_idle is not None:
+            await self._pump_idle.wait()
+
+    # -- signals -----------------------------------------------------------------------------
+    async def _signal(self, signal: Signal) -> None:
+        self.counts.signals += 1
+        self.report.signal(signal)
+        self.plugins.hook.signal_produced(config=self.config, signal=signal)
+        if self.on_signal is not None:
+            self.on_signal(signal)
+        if signal.confidence > 0.90:
+            self._alert("high_confidence", Severity.HIGH, f"{signal.side.value} signal "
+                        f"{signal.confidence:.2f}", signal.reason, signal.symbol)
+        combined = self.c.consensus.update(signal)
+        if combined is not None and combined.side is not SignalSide.HOLD:
+            await self._act(combined)
+
+    async def _act(self, signal: Signal) -> None:
+        side = OrderSide.BUY if signal.side is SignalSide.BUY else OrderSide.SELL
+        position = self.ledger.positions.get(signal.symbol)
+        if position is not None and position.is_open:
+            if (position.amount > 0) == (side is OrderSide.BUY):
+                return  # no pyramiding: already positioned this way
+            self.report.decision(self.now, signal, "exit on opposite signal")
+            await self.orders.close(signal.symbol, abs(position.amount), side, signal.id)
+            return
+        if not self.auto_trading:
+            self.report.decision(self.now, signal, "auto-trading disabled")
+            return
+        market = self.c.markets[signal.symbol]
+        intent = TradeIntent(
+            signal=signal, symbol=signal.symbol, side=side, amount=Decimal(0),
+            price=market.round_price(signal.price),
+            stop_loss=_price(market, signal.stop_loss),
+            take_profit=_price(market, signal.take_profit), market=market,
+            features={k: v for k, v in self.features.get((signal.symbol, signal.timeframe),
+                                                         {}).items() if math.isfinite(v)})
+        open_orders = sum(not o.status.is_final for o in self.orders.orders.values())
+        verdict = evaluate(self.c.risk, intent, self.ledger.snapshot(self.now, open_orders))
+        self.report.decision(self.now, signal, f"{verdict.action.value}: {verdict.reason}")
+        if verdict.action.value != "APPROVE":
+            return
+        final = verdict.intent
+        amount = market.round_amount(final.amount)
+        problem = market.check_amount(amount)
+        if problem is not None:
+            self.report.decision(self.now, signal, f"REJECT: runtime: {problem}")
+            return
+        request = OrderRequest(self.orders.make_id(signal.id, "entry"), signal.symbol, side,
+                               OrderType.MARKET, amount, signal_id=signal.id)
+        await self.orders.open(request, final.stop_loss, final.take_profit)
+
+    # -- executor events ---------------------------------------------------------------------
+    async def _pump_executor(self) -> None:
+        events = self.c.executor.events()
+        while True:
+            idle = self._pump_idle = self._pump_idle or anyio.Event()
+            idle.set()
+            event = await anext(events)
+            self._pump_idle = anyio.Event()
+            if isinstance(event, Fill):
+                await self._fill(event)
+            else:
+                await self.orders.update(event)
+
+    async def _order_changed(self, order: Order, previous: Order | None) -> None:
+        if previous is None:
+            self.counts.orders += 1
+        self.report.order(order)
+        self.plugins.hook.order_updated(config=self.config, order=order, previous=previous)
+        if order.status is OrderStatus.REJECTED:
+            self._alert("order_rejected", Severity.WARNING, "order rejected", order.reason,
+                        order.request.symbol)
+
+    async def _fill(self, fill: Fill) -> None:
+        self.counts.fills += 1
+        before = self.ledger.positions.get(fill.symbol)
+        realized_before = before.realized_pnl if before is not None else Decimal(0)
+        position = self.ledger.apply(fill)
+        self.report.fill(fill)
+        self.plugins.hook.fill_received(config=self.config, fill=fill)
+        snapshot = self.ledger.snapshot(fill.timestamp, 0)
+        for policy in self.c.risk:
+            policy.on_fill(fill, snapshot)
+        if before is not None and before.is_open and not position.is_open:
+            pnl = position.realized_pnl - realized_before
+            self.counts.closed += 1
+            self.counts.wins += pnl > 0
+            self._alert("trade_closed", Severity.INFO if pnl >= 0 else Severity.WARNING,
+                        f"trade closed, PnL {pnl:.2f}", "", fill.symbol)
+        await self.orders.on_fill(fill)
+
+    # -- alerts ------------------------------------------------------------------------------
+    def _start_notifiers(self, tg: Any) -> None:
+        from genesis_core.default_plugins.console import ConsoleNotifier, ConsoleParams
+
+        notifiers = list(self.c.notifiers)
+        if not any(isinstance(n, ConsoleNotifier) for n in notifiers):
+            notifiers.append(ConsoleNotifier(ConsoleParams(min_severity=Severity.WARNING)))
+        for notifier in notifiers:
+            send, receive = anyio.create_memory_object_stream[Alert](NOTIFY_QUEUE)
+            self._queues.append((notifier, send))
+            tg.start_soon(self._deliver, notifier, receive)
+
+    async def _deliver(self, notifier: Any, receive: Any) -> None:
+        async with receive:
+            async for alert in receive:
+                try:
+                    await notifier.notify(alert)
+                except Exception as exc:  # a failing notifier must never stop trading
+                    print(f"notifier {notifier.name} failed: {type(exc).__name__}: {exc}",
+                          file=sys.stderr)
+
+    def _alert(self, rule: str, severity: Severity, title: str, message: str,
+               symbol: str | None = None) -> None:
+        alert = Alert(rule, severity, title, message, self.now, symbol)
+        self.plugins.hook.alert_raised(config=self.config, alert=alert)
+        for notifier, send in self._queues:
+            try:
+                send.send_nowait(alert)
+            except anyio.WouldBlock:
+                print(f"notifier {notifier.name} is {NOTIFY_QUEUE} alerts behind; dropped one",
+                      file=sys.stderr)
+
+
+def _price(market: Any, value: float | None) -> Decimal | None:
+    return None if value is None else market.round_price(value)
