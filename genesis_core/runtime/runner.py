@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import sys
+import time
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TextIO
@@ -82,6 +84,9 @@ class Bot:
         self._pump_idle: anyio.Event | None = None
         self._queues: list[tuple[Any, Any]] = []
         self.on_signal: Callable[[Signal], None] | None = None
+        # Seconds from receiving a closed candle to submitting the order it caused.
+        self.latencies: deque[float] = deque(maxlen=100_000)
+        self._candle_seen = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> Summary:
@@ -125,6 +130,7 @@ class Bot:
 
     # -- market events -----------------------------------------------------------------------
     async def _on_market(self, event: MarketEvent) -> None:
+        self._candle_seen = time.perf_counter()
         await self.c.executor.on_market(event)
         await self._settle()
         if not isinstance(event, CandleClosed):
@@ -174,6 +180,7 @@ class Bot:
                 return  # no pyramiding: already positioned this way
             self.report.decision(self.now, signal, "exit on opposite signal")
             await self.orders.close(signal.symbol, abs(position.amount), side, signal.id)
+            self.latencies.append(time.perf_counter() - self._candle_seen)
             return
         if not self.auto_trading:
             self.report.decision(self.now, signal, "auto-trading disabled")
@@ -200,6 +207,7 @@ class Bot:
         request = OrderRequest(self.orders.make_id(signal.id, "entry"), signal.symbol, side,
                                OrderType.MARKET, amount, signal_id=signal.id)
         await self.orders.open(request, final.stop_loss, final.take_profit)
+        self.latencies.append(time.perf_counter() - self._candle_seen)
 
     # -- executor events ---------------------------------------------------------------------
     async def _pump_executor(self) -> None:
@@ -237,8 +245,8 @@ class Bot:
             pnl = position.realized_pnl - realized_before
             self.counts.closed += 1
             self.counts.wins += pnl > 0
-            self._alert("trade_closed", Severity.INFO if pnl >= 0 else Severity.WARNING,
-                        f"trade closed, PnL {pnl:.2f}", "", fill.symbol)
+            self._alert("trade_closed", Severity.INFO, f"trade closed, PnL {pnl:.2f}", "",
+                        fill.symbol)
         await self.orders.on_fill(fill)
 
     # -- alerts ------------------------------------------------------------------------------
