@@ -14,6 +14,7 @@ from genesis_core.config import (
     load_config,
 )
 from genesis_core.contracts import (
+    BotControl,
     CandleClosed,
     Component,
     DataSource,
@@ -76,6 +77,7 @@ __all__ = [
     "Alert",
     "Balance",
     "BotConfig",
+    "BotControl",
     "Candle",
     "CandleClosed",
     "Candles",

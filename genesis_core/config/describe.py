@@ -65,6 +65,7 @@ def config_classes() -> dict[str, type]:
         "data_source / executor / risk[] / notifiers[]": schema.ComponentConfig,
         "strategies[]": schema.StrategyConfig,
         "consensus": schema.ConsensusConfig,
+        "trading": schema.TradingConfig,
         "storage": schema.StorageConfig,
         "metrics": schema.MetricsConfig,
     }

@@ -99,6 +99,17 @@ class ConsensusConfig:
 
 
 @attrs.frozen
+class TradingConfig:
+    """Auto-trading rules applied after the risk chain."""
+
+    auto_trading: bool = doc("Open trades automatically (false: only exits and protection run).",
+                             default=True)
+    confirmation_minutes: int = doc(
+        "How long a signal waiting for manual confirmation stays confirmable.", default=15,
+        validator=attrs.validators.ge(1))
+
+
+@attrs.frozen
 class StorageConfig:
     """Where the bot keeps its state."""
 
@@ -132,6 +143,7 @@ class BotConfig:
                                            factory=list)
     consensus: ConsensusConfig = doc("Combining strategies and timeframes.",
                                      factory=ConsensusConfig)
+    trading: TradingConfig = doc("Auto-trading rules.", factory=TradingConfig)
     storage: StorageConfig = doc("State database.", factory=StorageConfig)
     metrics: MetricsConfig = doc("Prometheus metrics.", factory=MetricsConfig)
 

@@ -1,6 +1,7 @@
 """The six component contracts plugins implement."""
 
 from genesis_core.contracts.base import Component, NoParams
+from genesis_core.contracts.control import BotControl
 from genesis_core.contracts.data_source import CandleClosed, DataSource, MarketEvent, MarketSpec
 from genesis_core.contracts.executor import Executor
 from genesis_core.contracts.indicator import Indicator, IndicatorStream
@@ -20,6 +21,7 @@ KINDS: dict[str, type[Component]] = {
 
 __all__ = [
     "KINDS",
+    "BotControl",
     "CandleClosed",
     "Component",
     "DataSource",

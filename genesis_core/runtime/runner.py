@@ -36,14 +36,17 @@ from genesis_core.models import (
     OrderSide,
     OrderStatus,
     OrderType,
+    RiskAction,
     Severity,
     Signal,
     SignalSide,
     TradeIntent,
+    format_ts,
 )
 from genesis_core.plugins import Plugins
 from genesis_core.runtime.buffers import CandleBuffer
 from genesis_core.runtime.build import Components, build
+from genesis_core.runtime.control import RunnerControl
 from genesis_core.runtime.ledger import Ledger
 from genesis_core.runtime.orders import OrderPath
 from genesis_core.runtime.report import Reporter, Summary
@@ -79,7 +82,10 @@ class Bot:
                         for s in self.c.specs}
         self.atr = {(s.symbol, s.timeframe): ATRStream(14) for s in self.c.specs}
         self.features: dict[tuple[str, str], dict[str, float]] = {}
-        self.auto_trading = True
+        self.auto_trading = config.trading.auto_trading
+        self.emergency = False
+        self.pending: dict[str, tuple[Signal, TradeIntent, int]] = {}
+        self.recent: deque[Signal] = deque(maxlen=100)
         self.now = 0
         self._pump_idle: anyio.Event | None = None
         self._queues: list[tuple[Any, Any]] = []
@@ -99,6 +105,9 @@ class Bot:
             self.plugins.hook.bot_started(config=self.config)
             async with anyio.create_task_group() as tg:
                 self._start_notifiers(tg)
+                control = RunnerControl(self)
+                for notifier in self.c.notifiers:
+                    tg.start_soon(notifier.serve, control)
                 tg.start_soon(self._pump_executor)
                 async for event in self.c.data_source.stream(self.c.specs):
                     await self._on_market(event)
@@ -145,6 +154,7 @@ class Bot:
         history = self.buffers[key].view()
         close_ms = history.close_time(len(history) - 1)
         self.now = close_ms
+        self._expire_confirmations()
         for slot in self.c.strategies:
             if any((m.symbol, m.timeframe) == key for m in slot.markets):
                 for signal in slot.strategy.generate(history):
@@ -161,6 +171,7 @@ class Bot:
     # -- signals -----------------------------------------------------------------------------
     async def _signal(self, signal: Signal) -> None:
         self.counts.signals += 1
+        self.recent.appendleft(signal)
         self.report.signal(signal)
         self.plugins.hook.signal_produced(config=self.config, signal=signal)
         if self.on_signal is not None:
@@ -182,8 +193,9 @@ class Bot:
             await self.orders.close(signal.symbol, abs(position.amount), side, signal.id)
             self.latencies.append(time.perf_counter() - self._candle_seen)
             return
-        if not self.auto_trading:
-            self.report.decision(self.now, signal, "auto-trading disabled")
+        if self.emergency or not self.auto_trading:
+            why = "emergency stop engaged" if self.emergency else "auto-trading paused"
+            self.report.decision(self.now, signal, f"REJECT: runtime: {why}")
             return
         market = self.c.markets[signal.symbol]
         intent = TradeIntent(
@@ -196,18 +208,59 @@ class Bot:
         open_orders = sum(not o.status.is_final for o in self.orders.orders.values())
         verdict = evaluate(self.c.risk, intent, self.ledger.snapshot(self.now, open_orders))
         self.report.decision(self.now, signal, f"{verdict.action.value}: {verdict.reason}")
-        if verdict.action.value != "APPROVE":
-            return
-        final = verdict.intent
+        if verdict.action is RiskAction.CONFIRM:
+            expires = self.now + self.config.trading.confirmation_minutes * 60_000
+            self.pending[signal.id] = (signal, verdict.intent, expires)
+            self._alert("confirmation_needed", Severity.WARNING, "signal needs confirmation",
+                        f"confirm with: genesis confirm {signal.id} (or /confirm in chat) "
+                        f"before {format_ts(expires)}", signal.symbol)
+        elif verdict.action is RiskAction.APPROVE:
+            await self._place(signal, verdict.intent)
+
+    async def _place(self, signal: Signal, final: TradeIntent) -> None:
+        market = self.c.markets[signal.symbol]
         amount = market.round_amount(final.amount)
         problem = market.check_amount(amount)
         if problem is not None:
             self.report.decision(self.now, signal, f"REJECT: runtime: {problem}")
             return
-        request = OrderRequest(self.orders.make_id(signal.id, "entry"), signal.symbol, side,
-                               OrderType.MARKET, amount, signal_id=signal.id)
+        request = OrderRequest(self.orders.make_id(signal.id, "entry"), signal.symbol,
+                               final.side, OrderType.MARKET, amount, signal_id=signal.id)
         await self.orders.open(request, final.stop_loss, final.take_profit)
         self.latencies.append(time.perf_counter() - self._candle_seen)
+
+    # -- auto-trading controls ----------------------------------------------------------------
+    def _expire_confirmations(self) -> None:
+        for signal_id, (signal, _, expires) in list(self.pending.items()):
+            if self.now >= expires:
+                del self.pending[signal_id]
+                self.report.decision(self.now, signal, "confirmation expired")
+
+    async def confirm(self, signal_id: str) -> str:
+        waiting = self.pending.pop(signal_id, None)
+        if waiting is None:
+            return f"no signal {signal_id} is waiting for confirmation"
+        signal, intent, _ = waiting
+        if self.emergency:
+            return "emergency stop engaged: nothing opens until it is cleared"
+        self.report.decision(self.now, signal, "CONFIRMED by a human")
+        await self._place(signal, intent)
+        return f"confirmed {signal_id}: {signal.side.value} {signal.symbol}"
+
+    async def emergency_stop(self, flatten: bool) -> str:
+        self.emergency = True
+        await self.orders.cancel_all()
+        closed = 0
+        if flatten:
+            for symbol, position in self.ledger.positions.items():
+                if position.is_open:
+                    side = OrderSide.SELL if position.amount > 0 else OrderSide.BUY
+                    await self.orders.close(symbol, abs(position.amount), side,
+                                            f"emergency-{self.now}")
+                    closed += 1
+        self._alert("emergency_stop", Severity.CRITICAL, "emergency stop",
+                    f"open orders cancelled, {closed} position(s) being closed")
+        return f"emergency stop engaged; {closed} position(s) being closed"
 
     # -- executor events ---------------------------------------------------------------------
     async def _pump_executor(self) -> None:
