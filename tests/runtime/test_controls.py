@@ -85,7 +85,9 @@ BOT = f"""
 name: controls
 mode: paper
 markets: [{{symbol: BTCUSD, timeframes: [1h]}}]
-data_source: {{plugin: replay, params: {{files: [{{symbol: BTCUSD, timeframe: 1h, path: {DATA}}}]}}}}
+data_source:
+  plugin: replay
+  params: {{files: [{{symbol: BTCUSD, timeframe: 1h, path: {DATA}}}]}}
 executor: {{plugin: paper}}
 strategies: [{{plugin: script, params: {{bars: [40, 200, 400], confidence: 0.7}}}}]
 trading: {{confirmation_minutes: %d}}
@@ -130,7 +132,7 @@ def test_unconfirmed_signals_expire_and_never_trade(tmp_path) -> None:
 
 
 def test_emergency_stop_cancels_flattens_and_blocks_entries(tmp_path) -> None:
-    bot, operator, log = run(tmp_path, "stop")
+    bot, operator, _ = run(tmp_path, "stop")
     assert operator.outcomes[0].startswith("emergency stop engaged")
     assert bot.emergency
     assert all(o.status.is_final for o in bot.orders.orders.values())
