@@ -66,6 +66,7 @@ def config_classes() -> dict[str, type]:
         "strategies[]": schema.StrategyConfig,
         "consensus": schema.ConsensusConfig,
         "trading": schema.TradingConfig,
+        "alerts": schema.AlertsConfig,
         "storage": schema.StorageConfig,
         "metrics": schema.MetricsConfig,
     }

@@ -110,6 +110,24 @@ class TradingConfig:
 
 
 @attrs.frozen
+class AlertsConfig:
+    """Alert rules (rule names: high_confidence, confirmation_needed, trade_closed,
+    order_rejected, emergency_stop, risk_halt, feed_stale, ...)."""
+
+    high_confidence: float = doc("Signals above this confidence raise high_confidence.",
+                                 default=0.90)
+    disabled: list[str] = doc("Rules that never alert.", factory=list)
+    cooldown_seconds: dict[str, int] = doc(
+        "Per rule: suppress an identical alert repeated within this many seconds.",
+        factory=dict)
+    burst_limit: int = doc("Alerts of one rule delivered per burst window before the rest "
+                           "are summarised.", default=5)
+    burst_seconds: int = doc("Burst window length in seconds.", default=60)
+    escalate_after: int = doc("Critical alerts of one rule within an hour before escalating.",
+                              default=3)
+
+
+@attrs.frozen
 class StorageConfig:
     """Where the bot keeps its state."""
 
@@ -144,6 +162,7 @@ class BotConfig:
     consensus: ConsensusConfig = doc("Combining strategies and timeframes.",
                                      factory=ConsensusConfig)
     trading: TradingConfig = doc("Auto-trading rules.", factory=TradingConfig)
+    alerts: AlertsConfig = doc("Alert rules, cooldowns and aggregation.", factory=AlertsConfig)
     storage: StorageConfig = doc("State database.", factory=StorageConfig)
     metrics: MetricsConfig = doc("Prometheus metrics.", factory=MetricsConfig)
 

@@ -25,6 +25,7 @@ import anyio
 import anyio.lowlevel
 import attrs
 
+from genesis_core.alerts import AlertRouter
 from genesis_core.config.schema import BotConfig
 from genesis_core.contracts import CandleClosed, MarketEvent
 from genesis_core.indicators.streaming import ATRStream
@@ -86,6 +87,7 @@ class Bot:
         self.emergency = False
         self.pending: dict[str, tuple[Signal, TradeIntent, int]] = {}
         self.recent: deque[Signal] = deque(maxlen=100)
+        self.alerts = AlertRouter(config.alerts)
         self.now = 0
         self._pump_idle: anyio.Event | None = None
         self._queues: list[tuple[Any, Any]] = []
@@ -122,6 +124,7 @@ class Bot:
         return self.summary()
 
     async def _close(self, reason: str) -> None:
+        self._deliver_all(self.alerts.flush(self.now, force=True))
         for _, send in self._queues:
             send.close()
         for component in (self.c.data_source, self.c.executor, *self.c.notifiers):
@@ -155,6 +158,7 @@ class Bot:
         close_ms = history.close_time(len(history) - 1)
         self.now = close_ms
         self._expire_confirmations()
+        self._deliver_all(self.alerts.flush(close_ms))
         for slot in self.c.strategies:
             if any((m.symbol, m.timeframe) == key for m in slot.markets):
                 for signal in slot.strategy.generate(history):
@@ -176,7 +180,7 @@ class Bot:
         self.plugins.hook.signal_produced(config=self.config, signal=signal)
         if self.on_signal is not None:
             self.on_signal(signal)
-        if signal.confidence > 0.90:
+        if signal.confidence > self.config.alerts.high_confidence:
             self._alert("high_confidence", Severity.HIGH, f"{signal.side.value} signal "
                         f"{signal.confidence:.2f}", signal.reason, signal.symbol)
         combined = self.c.consensus.update(signal)
@@ -325,7 +329,14 @@ class Bot:
 
     def _alert(self, rule: str, severity: Severity, title: str, message: str,
                symbol: str | None = None) -> None:
-        alert = Alert(rule, severity, title, message, self.now, symbol)
+        self._deliver_all(self.alerts.route(Alert(rule, severity, title, message, self.now,
+                                                  symbol)))
+
+    def _deliver_all(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            self._deliver_one(alert)
+
+    def _deliver_one(self, alert: Alert) -> None:
         self.plugins.hook.alert_raised(config=self.config, alert=alert)
         for notifier, send in self._queues:
             try:
