@@ -59,7 +59,7 @@ def demo() -> None:
     genesis = BIN / "genesis"
     run(genesis, "plugins")
     run(genesis, "config", "check", *sorted(ROOT.glob("examples/*.yaml")))
-    run(genesis, "run", ROOT / "examples" / "paper-demo.yaml")
+    run(genesis, "run", "--fresh", ROOT / "examples" / "paper-demo.yaml")
 
 
 def test(extra: list[str]) -> None:

@@ -76,6 +76,7 @@ notifiers: [{plugin: console, params: {min_severity: critical}}]
 
 
 def run_once(config_path: Path) -> list[float]:
+    config_path.with_name("genesis.db").unlink(missing_ok=True)
     plugins = load_plugins(extra=[FlipPlugin()])
     bot = Bot(load_config(config_path, plugins), plugins, out=io.StringIO(), quiet=True)
     anyio.run(bot.run)

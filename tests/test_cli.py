@@ -60,7 +60,7 @@ def test_a_broken_example_fails_with_one_located_line(tmp_path: Path) -> None:
 
 
 def test_run_trades_the_paper_demo_and_prints_a_summary() -> None:
-    result = genesis("run", EXAMPLES / "paper-demo.yaml", "--quiet")
+    result = genesis("run", EXAMPLES / "paper-demo.yaml", "--quiet", "--fresh")
     assert 0 == result.returncode, result.stderr
     assert "summary paper-demo: 733 bars" in result.stdout
 

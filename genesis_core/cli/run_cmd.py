@@ -39,8 +39,9 @@ async def _run_bot(bot: Any) -> None:
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--quiet", is_flag=True, help="Print only alerts and the final summary.")
+@click.option("--fresh", is_flag=True, help="Delete the bot's state database first.")
 @click.pass_obj
-def run(state: Any, file: str, quiet: bool) -> None:
+def run(state: Any, file: str, quiet: bool, fresh: bool) -> None:
     """Run the bot described in FILE (live or paper, as its `mode` says)."""
     from genesis_core.runtime import Bot
 
@@ -48,6 +49,10 @@ def run(state: Any, file: str, quiet: bool) -> None:
     if config.mode.value == "backtest":
         raise ConfigError([f"mode: this bot is a backtest; use `genesis backtest {file}` "
                            f"({file})"])
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            config.storage.path.with_name(config.storage.path.name + suffix).unlink(
+                missing_ok=True)
     bot = Bot(config, state.plugins(), quiet=quiet)
     anyio.run(_run_bot, bot)
     bot.report.summary(bot.summary())

@@ -210,4 +210,8 @@ def load_config(
     _check_consistency(config, errors)
     config = _check_params(config, plugins, converter, errors)
     errors.raise_if_any()
+    storage = config.storage.path
+    if not storage.is_absolute():  # the default, which the converter never saw
+        config = attrs.evolve(config, storage=attrs.evolve(
+            config.storage, path=path.resolve().parent / storage))
     return config

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -131,7 +132,8 @@ class AlertsConfig:
 class StorageConfig:
     """Where the bot keeps its state."""
 
-    path: str = doc("SQLite database file, relative to the YAML file.", default="genesis.db")
+    path: Path = doc("SQLite database file, relative to the YAML file.",
+                     default=Path("genesis.db"))
 
 
 @attrs.frozen

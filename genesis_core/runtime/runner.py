@@ -23,14 +23,19 @@ from typing import Any, TextIO
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 import attrs
 
 from genesis_core.alerts import AlertRouter
 from genesis_core.config.schema import BotConfig
 from genesis_core.contracts import CandleClosed, MarketEvent
+from genesis_core.errors import GenesisError
 from genesis_core.indicators.streaming import ATRStream
+from genesis_core.metrics import Metrics
 from genesis_core.models import (
     Alert,
+    Balance,
+    Candles,
     Fill,
     Order,
     OrderRequest,
@@ -50,8 +55,10 @@ from genesis_core.runtime.build import Components, build
 from genesis_core.runtime.control import RunnerControl
 from genesis_core.runtime.ledger import Ledger
 from genesis_core.runtime.orders import OrderPath
+from genesis_core.runtime.recorder import Recorder
 from genesis_core.runtime.report import Reporter, Summary
 from genesis_core.runtime.risk import evaluate
+from genesis_core.storage import Store
 
 
 NOTIFY_QUEUE = 1_000
@@ -71,7 +78,7 @@ class Bot:
     """One running bot. ``run()`` returns its :class:`Summary`."""
 
     def __init__(self, config: BotConfig, plugins: Plugins, *, out: TextIO | None = None,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, record: bool = True) -> None:
         self.config = config
         self.plugins = plugins
         self.c: Components = build(config, plugins)
@@ -88,6 +95,17 @@ class Bot:
         self.pending: dict[str, tuple[Signal, TradeIntent, int]] = {}
         self.recent: deque[Signal] = deque(maxlen=100)
         self.alerts = AlertRouter(config.alerts)
+        self.recorder: Recorder | None = None
+        if record:
+            store = Store.open(config.storage.path)
+            if store.load_signals() or store.load_fills():
+                store.close()
+                raise GenesisError(
+                    f"{config.storage.path} already holds a run of this bot; resuming is not "
+                    "supported yet: use `genesis run --fresh` to start over")
+            self.recorder = Recorder(store)
+        self.metrics = Metrics(config.name)
+        self._metrics_server: Any = None
         self.now = 0
         self._pump_idle: anyio.Event | None = None
         self._queues: list[tuple[Any, Any]] = []
@@ -105,7 +123,15 @@ class Bot:
             cash = sum((b.total for b in balances), Decimal(0))
             self.ledger = Ledger(cash, balances[0].currency if balances else "USD")
             self.plugins.hook.bot_started(config=self.config)
+            if self.config.metrics.enabled:
+                self._metrics_server = self.metrics.serve(self.config.metrics.host,
+                                                          self.config.metrics.port)
+            self._write(lambda s: s.set_flag("auto_trading", self.auto_trading, 0))
+            self._write(lambda s: s.audit(0, "bot", self.config.name, "started",
+                                          {"cash": str(cash), "mode": self.config.mode.value}))
             async with anyio.create_task_group() as tg:
+                if self.recorder is not None:
+                    tg.start_soon(self.recorder.run)
                 self._start_notifiers(tg)
                 control = RunnerControl(self)
                 for notifier in self.c.notifiers:
@@ -129,7 +155,16 @@ class Bot:
             send.close()
         for component in (self.c.data_source, self.c.executor, *self.c.notifiers):
             await component.aclose()
+        if self.recorder is not None:
+            self._write(lambda s: s.audit(self.now, "bot", self.config.name, f"stopped: {reason}"))
+            await anyio.to_thread.run_sync(self.recorder.close)
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
         self.plugins.hook.bot_stopped(config=self.config, reason=reason)
+
+    def _write(self, fn: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.write(fn)
 
     def summary(self) -> Summary:
         return Summary(
@@ -143,6 +178,7 @@ class Bot:
     # -- market events -----------------------------------------------------------------------
     async def _on_market(self, event: MarketEvent) -> None:
         self._candle_seen = time.perf_counter()
+        self.metrics.market_event(getattr(getattr(event, "candle", None), "timestamp", None))
         await self.c.executor.on_market(event)
         await self._settle()
         if not isinstance(event, CandleClosed):
@@ -152,13 +188,18 @@ class Bot:
         self.counts.bars += 1
         self.ledger.mark(event.symbol, candle.close, candle.timestamp)
         self.buffers[key].append(candle)
+        self._write(lambda s, c=candle, k=key: s.record_candles(Candles.from_rows(
+            [(c.timestamp, c.open, c.high, c.low, c.close, c.volume)], symbol=k[0],
+            timeframe=k[1])))
         atr = self.atr[key].update(candle.high, candle.low, candle.close)
         self.features[key] = {"atr": atr, "atr_pct": atr / candle.close * 100}
         history = self.buffers[key].view()
         close_ms = history.close_time(len(history) - 1)
         self.now = close_ms
         self._expire_confirmations()
+        await self._poll_commands()
         self._deliver_all(self.alerts.flush(close_ms))
+        self._track_equity()
         for slot in self.c.strategies:
             if any((m.symbol, m.timeframe) == key for m in slot.markets):
                 for signal in slot.strategy.generate(history):
@@ -177,6 +218,9 @@ class Bot:
         self.counts.signals += 1
         self.recent.appendleft(signal)
         self.report.signal(signal)
+        self.metrics.signal(signal.strategy, signal.side.value)
+        self._write(lambda s: s.record_signal(signal))
+        self._write(lambda s: s.audit(self.now, "signal", signal.id, signal.reason))
         self.plugins.hook.signal_produced(config=self.config, signal=signal)
         if self.on_signal is not None:
             self.on_signal(signal)
@@ -185,6 +229,7 @@ class Bot:
                         f"{signal.confidence:.2f}", signal.reason, signal.symbol)
         combined = self.c.consensus.update(signal)
         if combined is not None and combined.side is not SignalSide.HOLD:
+            self._write(lambda s: s.record_signal(combined))
             await self._act(combined)
 
     async def _act(self, signal: Signal) -> None:
@@ -212,9 +257,16 @@ class Bot:
         open_orders = sum(not o.status.is_final for o in self.orders.orders.values())
         verdict = evaluate(self.c.risk, intent, self.ledger.snapshot(self.now, open_orders))
         self.report.decision(self.now, signal, f"{verdict.action.value}: {verdict.reason}")
+        self._write(lambda s: s.record_decisions(signal.id, list(verdict.decisions)))
+        self._write(lambda s, now=self.now: s.audit(
+            now, "risk", signal.id, f"{verdict.action.value}: {verdict.reason}"))
+        for decision in verdict.decisions:
+            if decision.action is RiskAction.REJECT:
+                self.metrics.rejection(decision.policy)
         if verdict.action is RiskAction.CONFIRM:
             expires = self.now + self.config.trading.confirmation_minutes * 60_000
             self.pending[signal.id] = (signal, verdict.intent, expires)
+            self._write(lambda s, now=self.now: s.request_confirmation(signal.id, now, expires))
             self._alert("confirmation_needed", Severity.WARNING, "signal needs confirmation",
                         f"confirm with: genesis confirm {signal.id} (or /confirm in chat) "
                         f"before {format_ts(expires)}", signal.symbol)
@@ -232,6 +284,35 @@ class Bot:
                                final.side, OrderType.MARKET, amount, signal_id=signal.id)
         await self.orders.open(request, final.stop_loss, final.take_profit)
         self.latencies.append(time.perf_counter() - self._candle_seen)
+        self.metrics.candle_to_order(self.latencies[-1])
+
+    # -- commands from outside (CLI) and equity tracking ---------------------------------------
+    async def _poll_commands(self) -> None:
+        # `genesis confirm/stop/resume` write to the bot's database; the bot reads them here,
+        # once per bar, so a command takes effect at the next bar close.
+        if self.recorder is None:
+            return
+        store = self.recorder.store
+        for signal_id in list(self.pending):
+            found = await anyio.to_thread.run_sync(store.confirmation, signal_id)
+            if found is not None and found.status == "confirmed":
+                await self.confirm(signal_id)
+        wanted = await anyio.to_thread.run_sync(store.get_flag, "emergency_stop_request")
+        if wanted and not self.emergency:
+            await self.emergency_stop(flatten=wanted == "flatten")
+        elif wanted is False and self.emergency:
+            self.emergency = False
+            self._write(lambda s, now=self.now: s.set_flag("emergency_stop", False, now))
+            self._alert("emergency_stop", Severity.WARNING, "emergency stop cleared", "")
+
+    def _track_equity(self) -> None:
+        equity = self.ledger.equity()
+        peak = self.ledger.peak or equity
+        self.metrics.equity(
+            float(equity), realized_pnl=float(self.ledger.realized()),
+            unrealized_pnl=float(self.ledger.unrealized()),
+            drawdown=float((peak - equity) / peak) if peak else 0.0,
+            open_positions=sum(p.is_open for p in self.ledger.positions.values()))
 
     # -- auto-trading controls ----------------------------------------------------------------
     def _expire_confirmations(self) -> None:
@@ -253,6 +334,9 @@ class Bot:
 
     async def emergency_stop(self, flatten: bool) -> str:
         self.emergency = True
+        self._write(lambda s, now=self.now: s.set_flag("emergency_stop", True, now))
+        self._write(lambda s, now=self.now: s.audit(now, "control", "emergency_stop",
+                                                    f"engaged, flatten={flatten}"))
         await self.orders.cancel_all()
         closed = 0
         if flatten:
@@ -283,6 +367,8 @@ class Bot:
         if previous is None:
             self.counts.orders += 1
         self.report.order(order)
+        self.metrics.order(order.status.value)
+        self._write(lambda s: s.record_order(order, previous))
         self.plugins.hook.order_updated(config=self.config, order=order, previous=previous)
         if order.status is OrderStatus.REJECTED:
             self._alert("order_rejected", Severity.WARNING, "order rejected", order.reason,
@@ -294,6 +380,15 @@ class Bot:
         realized_before = before.realized_pnl if before is not None else Decimal(0)
         position = self.ledger.apply(fill)
         self.report.fill(fill)
+        self.metrics.fill(fill.symbol, fill.side.value)
+        cash = self.ledger.cash
+        self._write(lambda s: s.record_fill(fill))
+        self._write(lambda s: s.save_position(position, fill.timestamp))
+        self._write(lambda s: s.record_balances(fill.timestamp, [
+            Balance(self.ledger.quote, cash, cash)]))
+        self._write(lambda s: s.audit(fill.timestamp, "fill", fill.client_order_id,
+                                      f"{fill.side.value} {fill.amount} @ {fill.price} "
+                                      f"fee {fill.fee}"))
         self.plugins.hook.fill_received(config=self.config, fill=fill)
         snapshot = self.ledger.snapshot(fill.timestamp, 0)
         for policy in self.c.risk:
@@ -338,6 +433,7 @@ class Bot:
 
     def _deliver_one(self, alert: Alert) -> None:
         self.plugins.hook.alert_raised(config=self.config, alert=alert)
+        self._write(lambda s: s.record_alert(alert))
         for notifier, send in self._queues:
             try:
                 send.send_nowait(alert)

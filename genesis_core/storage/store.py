@@ -375,6 +375,10 @@ class Store:
                             "status = 'pending' AND expires_at <= ?", [now])
         return ids
 
+    def confirmation(self, signal_id: str) -> Confirmation | None:
+        rows = self._rows("SELECT * FROM confirmations WHERE signal_id = ?", [signal_id])
+        return Confirmation(**rows[0]) if rows else None
+
     def pending_confirmations(self) -> list[Confirmation]:
         rows = self._rows("SELECT * FROM confirmations WHERE status = 'pending' "
                           "ORDER BY requested_at, signal_id")

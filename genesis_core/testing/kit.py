@@ -54,12 +54,13 @@ data_source:
   plugin: replay
   params: {{files: [{{symbol: BTCUSD, timeframe: 1h, path: {csv}}}]}}
 executor: {{plugin: paper}}
+storage: {{path: {db}}}
 """
 
 
-def paper_config(body: str, *, name: str = "test-bot") -> str:
+def paper_config(body: str, *, name: str = "test-bot", db: str | Path = "state.db") -> str:
     """A complete paper bot on the bundled candles: ``body`` adds strategies, risk, etc."""
-    return PAPER_BOT.format(name=name, csv=BUNDLED_CSV) + textwrap.dedent(body)
+    return PAPER_BOT.format(name=name, csv=BUNDLED_CSV, db=db) + textwrap.dedent(body)
 
 
 def run_paper(body: str, *, extra: tuple[object, ...] = (), name: str = "test-bot") -> Any:
@@ -72,9 +73,8 @@ def run_paper(body: str, *, extra: tuple[object, ...] = (), name: str = "test-bo
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bot.yaml"
         path.write_text(paper_config(body, name=name))
-        config = load_config(path, plugins)
-    out = io.StringIO()
-    bot = Bot(config, plugins, out=out)
-    anyio.run(bot.run)
+        out = io.StringIO()
+        bot = Bot(load_config(path, plugins), plugins, out=out)
+        anyio.run(bot.run)
     bot.log = out.getvalue()
     return bot

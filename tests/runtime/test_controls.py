@@ -91,6 +91,7 @@ data_source:
 executor: {{plugin: paper}}
 strategies: [{{plugin: script, params: {{bars: [40, 200, 400], confidence: 0.7}}}}]
 trading: {{confirmation_minutes: %d}}
+storage: {{path: state.db}}
 risk:
   - {{plugin: confidence_bands}}
   - {{plugin: fixed_fraction}}

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 
 from genesis_core import Fill, OrderStatus, hookimpl, load_config, load_plugins
@@ -48,10 +49,12 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def demo():
+def demo(tmp_path_factory):
     recorder = Recorder()
     plugins = load_plugins(extra=[recorder])
     config = load_config(EXAMPLES / "paper-demo.yaml", plugins)
+    db = tmp_path_factory.mktemp("state") / "demo.db"
+    config = attrs.evolve(config, storage=attrs.evolve(config.storage, path=db))
     bot = Bot(config, plugins, out=io.StringIO())
     summary = anyio.run(bot.run)
     return bot, summary, recorder
