@@ -105,6 +105,8 @@ class TradingConfig:
 
     auto_trading: bool = doc("Open trades automatically (false: only exits and protection run).",
                              default=True)
+    quote_currency: str = doc("Currency the bot accounts in (its cash); fees charged in any "
+                              "other currency reduce the position instead.", default="USD")
     confirmation_minutes: int = doc(
         "How long a signal waiting for manual confirmation stays confirmable.", default=15,
         validator=attrs.validators.ge(1))

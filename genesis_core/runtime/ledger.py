@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from genesis_core.models import Fill, PortfolioSnapshot, Position
+import attrs
+
+from genesis_core.models import Fill, OrderSide, PortfolioSnapshot, Position
 
 
 DAY_MS = 86_400_000
@@ -30,9 +32,22 @@ class Ledger:
         self._closes: dict[str, deque[float]] = {}
 
     def apply(self, fill: Fill) -> Position:
-        self.cash -= fill.side.sign * fill.notional + fill.fee
-        self.fees += fill.fee
-        position = self.positions.get(fill.symbol, Position(fill.symbol)).apply(fill)
+        position = self.positions.get(fill.symbol, Position(fill.symbol))
+        if fill.fee_currency == self.quote:
+            self.cash -= fill.side.sign * fill.notional + fill.fee
+            self.fees += fill.fee
+            position = position.apply(fill)
+        else:
+            # A fee charged in the base currency (Bitfinex buys) shrinks the holding: book it as
+            # a fee-free disposal of that amount at the fill price; its quote value is a fee.
+            self.cash -= fill.side.sign * fill.notional
+            position = position.apply(attrs.evolve(fill, fee=Decimal(0)))
+            if fill.fee > 0:
+                disposal = attrs.evolve(fill, fill_id=f"{fill.fill_id}:fee", side=OrderSide.SELL,
+                                        amount=fill.fee, fee=Decimal(0))
+                position = attrs.evolve(position.apply(disposal),
+                                        fees=position.fees + fill.fee * fill.price)
+            self.fees += fill.fee * fill.price
         self.positions[fill.symbol] = position
         return position
 

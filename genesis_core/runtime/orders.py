@@ -54,6 +54,7 @@ class OrderPath:
         self._executor = executor
         self._on_order = on_order
         self.orders: dict[str, Order] = {}
+        self.quote = "USD"  # fees in any other currency reduce what the legs may sell
         self.brackets: dict[str, Bracket] = {}
         self._leg_of: dict[str, str] = {}  # protective leg id -> entry id
 
@@ -111,7 +112,8 @@ class OrderPath:
         bracket = self.brackets.get(fill.client_order_id)
         if bracket is None or bracket.closed:
             return
-        bracket.filled += fill.amount
+        net = fill.amount - (fill.fee if fill.fee_currency != self.quote else Decimal(0))
+        bracket.filled += net
         await self._place_legs(bracket)
 
     async def _place_legs(self, bracket: Bracket) -> None:

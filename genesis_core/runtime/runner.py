@@ -119,9 +119,11 @@ class Bot:
         executor = self.c.executor
         await executor.connect()
         try:
+            quote = self.config.trading.quote_currency
             balances = await executor.balances()
-            cash = sum((b.total for b in balances), Decimal(0))
-            self.ledger = Ledger(cash, balances[0].currency if balances else "USD")
+            cash = sum((b.total for b in balances if b.currency == quote), Decimal(0))
+            self.ledger = Ledger(cash, quote)
+            self.orders.quote = self.ledger.quote
             self.plugins.hook.bot_started(config=self.config)
             if self.config.metrics.enabled:
                 self._metrics_server = self.metrics.serve(self.config.metrics.host,
