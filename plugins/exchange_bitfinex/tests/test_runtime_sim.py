@@ -1,0 +1,85 @@
+"""A Genesis paper bot trading against the simulator through the real runtime, over loopback
+sockets: orders, native OCO brackets and fills, with the bot's books equal to the venue's."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+from genesis_core import load_config, load_plugins
+from genesis_core.runtime import Bot
+
+from genesis_exchange_bitfinex.sim import BitfinexSimulator, MarketSpec, SimConfig
+
+
+CSV = Path(__file__).resolve().parents[3] / "examples" / "data" / "bitfinex_BTCUSD_1m.csv"
+
+BOT = """
+name: sim-runtime
+mode: paper
+markets: [{{symbol: BTCUSD, timeframes: [1m], min_amount: "0.00004"}}]
+data_source:
+  plugin: bitfinex
+  params: {{rest_url: "{rest}", ws_url: "{ws}", close_by_clock: false}}
+executor:
+  plugin: bitfinex
+  params:
+    api_key: TEST_API_KEY
+    api_secret: TEST_API_SECRET
+    rest_url: "{rest}"
+    ws_url: "{ws}"
+    nonce_file: nonce.txt
+strategies: [{{plugin: ema_rsi, params: {{fast: 9, slow: 21}}}}]
+risk:
+  - {{plugin: max_open_positions, params: {{max_positions: 1}}}}
+  - {{plugin: fixed_fraction, params: {{fraction: "0.05"}}}}
+storage: {{path: state.db}}
+notifiers: [{{plugin: console, params: {{min_severity: critical}}}}]
+"""
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_paper_bot_against_the_simulator_reconciles_with_the_venue(tmp_path) -> None:
+    config = SimConfig(markets=(MarketSpec("tBTCUSD", str(CSV)),),
+                       exchange_wallets={"USD": Decimal(10000), "BTC": Decimal(0)},
+                       step_interval=0.01, heartbeat_interval=0.5, seed=3)
+    async with BitfinexSimulator(config) as sim:
+        path = tmp_path / "bot.yaml"
+        path.write_text(BOT.format(rest=sim.rest_url, ws=sim.ws_url))
+        plugins = load_plugins()
+        bot = Bot(load_config(path, plugins), plugins, out=io.StringIO())
+        with anyio.move_on_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(bot.run)
+                while bot.counts.closed < 3:  # noqa: ASYNC110 - polling the bot's counter
+                    await anyio.sleep(0.05)
+                # Let the last fills and cancels settle on both sides before comparing.
+                await anyio.sleep(0.5)
+                tg.cancel_scope.cancel()
+        account = sim.exchange.accounts["TEST_API_KEY"]
+        venue = [*account.orders.values(), *account.closed]
+    assert bot.counts.closed >= 3
+    by_cid: dict[tuple[int, str], list] = {}
+    for order in venue:
+        by_cid.setdefault((order.cid, order.cid_date), []).append(order)
+    for orders in by_cid.values():  # one order per cid, or one native OCO pair (one submit)
+        if len(orders) == 2:
+            limit, stop = sorted(orders, key=lambda o: o.type)
+            assert (limit.type, stop.type) == ("EXCHANGE LIMIT", "EXCHANGE STOP")
+            assert limit.oco_sibling == stop.id or stop.oco_sibling == limit.id
+        else:
+            assert 1 == len(orders)
+    placed = {o.client_order_id for o in bot.orders.orders.values()
+              if o.exchange_order_id is not None}
+    assert len(placed) == len(venue)                         # nothing lost
+    assert account.wallets[("exchange", "USD")] == bot.ledger.cash
+    position = bot.ledger.positions["BTCUSD"]
+    assert account.wallets[("exchange", "BTC")] == position.amount
