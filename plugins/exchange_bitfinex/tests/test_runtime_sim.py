@@ -9,9 +9,9 @@ from pathlib import Path
 
 import anyio
 import pytest
+
 from genesis_core import load_config, load_plugins
 from genesis_core.runtime import Bot
-
 from genesis_exchange_bitfinex.sim import BitfinexSimulator, MarketSpec, SimConfig
 
 
