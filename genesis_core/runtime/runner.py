@@ -108,7 +108,7 @@ class Bot:
         self._metrics_server: Any = None
         self.now = 0
         self._pump_idle: anyio.Event | None = None
-        self._queues: list[tuple[Any, Any]] = []
+        self._queues: list[tuple[Any, Any, Any]] = []
         self.on_signal: Callable[[Signal], None] | None = None
         # Seconds from receiving a closed candle to submitting the order it caused.
         self.latencies: deque[float] = deque(maxlen=100_000)
@@ -152,9 +152,19 @@ class Bot:
         return self.summary()
 
     async def _close(self, reason: str) -> None:
+        # Deliver what is still queued (the delivery tasks were cancelled with the task group),
+        # each notifier bounded so a dead one cannot hold the shutdown forever.
         self._deliver_all(self.alerts.flush(self.now, force=True))
-        for _, send in self._queues:
+        for notifier, send, receive in self._queues:
+            with anyio.move_on_after(10):
+                while True:
+                    try:
+                        alert = receive.receive_nowait()
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                    await self._notify(notifier, alert)
             send.close()
+            receive.close()
         for component in (self.c.data_source, self.c.executor, *self.c.notifiers):
             await component.aclose()
         if self.recorder is not None:
@@ -412,17 +422,19 @@ class Bot:
             notifiers.append(ConsoleNotifier(ConsoleParams(min_severity=Severity.WARNING)))
         for notifier in notifiers:
             send, receive = anyio.create_memory_object_stream[Alert](NOTIFY_QUEUE)
-            self._queues.append((notifier, send))
+            self._queues.append((notifier, send, receive))
             tg.start_soon(self._deliver, notifier, receive)
 
     async def _deliver(self, notifier: Any, receive: Any) -> None:
-        async with receive:
-            async for alert in receive:
-                try:
-                    await notifier.notify(alert)
-                except Exception as exc:  # a failing notifier must never stop trading
-                    print(f"notifier {notifier.name} failed: {type(exc).__name__}: {exc}",
-                          file=sys.stderr)
+        async for alert in receive:
+            await self._notify(notifier, alert)
+
+    @staticmethod
+    async def _notify(notifier: Any, alert: Alert) -> None:
+        try:
+            await notifier.notify(alert)
+        except Exception as exc:  # a failing notifier must never stop trading
+            print(f"notifier {notifier.name} failed: {type(exc).__name__}", file=sys.stderr)
 
     def _alert(self, rule: str, severity: Severity, title: str, message: str,
                symbol: str | None = None) -> None:
@@ -436,7 +448,7 @@ class Bot:
     def _deliver_one(self, alert: Alert) -> None:
         self.plugins.hook.alert_raised(config=self.config, alert=alert)
         self._write(lambda s: s.record_alert(alert))
-        for notifier, send in self._queues:
+        for notifier, send, _ in self._queues:
             try:
                 send.send_nowait(alert)
             except anyio.WouldBlock:

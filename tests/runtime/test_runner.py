@@ -128,3 +128,26 @@ def test_sigterm_stops_cleanly_with_a_summary(tmp_path) -> None:
     assert "summary paper-demo:" in out
     assert "Traceback" not in err
     assert Decimal  # summary figures are Decimal-formatted
+
+
+def test_every_routed_alert_reaches_the_notifiers_even_at_shutdown() -> None:
+    """Alerts still queued when the run ends are delivered before the bot closes."""
+    from genesis_core.testing import RecordingNotifier, run_paper
+
+    routed = []
+
+    class Counter:
+        __name__ = "alert_counter"
+
+        @hookimpl
+        def alert_raised(self, alert):
+            routed.append(alert)
+
+    bot = run_paper("""
+        strategies: [{plugin: ema_rsi}]
+        risk: [{plugin: fixed_fraction}]
+        notifiers: [{plugin: recording}]
+    """, extra=(Counter(),))
+    assert bot.summary().closed_trades > 0
+    assert len(routed) > 5
+    assert routed == RecordingNotifier.received
