@@ -114,8 +114,8 @@ class TradingConfig:
 
 @attrs.frozen
 class AlertsConfig:
-    """Alert rules (rule names: high_confidence, confirmation_needed, trade_closed,
-    order_rejected, emergency_stop, risk_halt, feed_stale, ...)."""
+    """Alert rules (rule names: high_confidence, signal_conflict, confirmation_needed, fill,
+    trade_closed, order_rejected, risk_halt, emergency_stop)."""
 
     high_confidence: float = doc("Signals above this confidence raise high_confidence.",
                                  default=0.90)

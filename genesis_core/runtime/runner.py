@@ -62,6 +62,8 @@ from genesis_core.storage import Store
 
 
 NOTIFY_QUEUE = 1_000
+# Rejections by these policies mean trading is halted, not just that one trade was refused.
+HALTING_POLICIES = frozenset({"kill_switch", "max_daily_loss", "drawdown_guard"})
 
 
 @attrs.define
@@ -240,6 +242,9 @@ class Bot:
             self._alert("high_confidence", Severity.HIGH, f"{signal.side.value} signal "
                         f"{signal.confidence:.2f}", signal.reason, signal.symbol)
         combined = self.c.consensus.update(signal)
+        if combined is not None and "; conflict: " in combined.reason:
+            self._alert("signal_conflict", Severity.WARNING, "strategies or timeframes disagree",
+                        combined.reason, signal.symbol)
         if combined is not None and combined.side is not SignalSide.HOLD:
             self._write(lambda s: s.record_signal(combined))
             await self._act(combined)
@@ -275,6 +280,9 @@ class Bot:
         for decision in verdict.decisions:
             if decision.action is RiskAction.REJECT:
                 self.metrics.rejection(decision.policy)
+                if decision.policy in HALTING_POLICIES:
+                    self._alert("risk_halt", Severity.HIGH, f"{decision.policy} blocks entries",
+                                decision.reason, signal.symbol)
         if verdict.action is RiskAction.CONFIRM:
             expires = self.now + self.config.trading.confirmation_minutes * 60_000
             self.pending[signal.id] = (signal, verdict.intent, expires)
@@ -393,6 +401,8 @@ class Bot:
         position = self.ledger.apply(fill)
         self.report.fill(fill)
         self.metrics.fill(fill.symbol, fill.side.value)
+        self._alert("fill", Severity.INFO, f"{fill.side.value} {fill.amount} @ {fill.price}",
+                    f"fee {fill.fee} {fill.fee_currency}", fill.symbol)
         cash = self.ledger.cash
         self._write(lambda s: s.record_fill(fill))
         self._write(lambda s: s.save_position(position, fill.timestamp))

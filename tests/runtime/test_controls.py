@@ -152,3 +152,28 @@ def test_pause_rejects_new_entries(tmp_path) -> None:
     anyio.run(bot.run)
     assert 3 == out.getvalue().count("REJECT: runtime: auto-trading paused")
     assert [] == entries(bot)
+
+
+def test_risk_halts_and_fills_raise_alerts(tmp_path) -> None:
+    """A kill-switch rejection is a risk_halt alert; every fill is a fill alert."""
+    from genesis_core.testing import RecordingNotifier, run_paper
+
+    flag = tmp_path / "halt"
+    flag.touch()
+    run_paper(f"""
+        strategies: [{{plugin: ema_rsi}}]
+        risk:
+          - {{plugin: kill_switch, params: {{flag_file: {flag}}}}}
+          - {{plugin: fixed_fraction}}
+        notifiers: [{{plugin: recording}}]
+    """)
+    rules = [a.rule for a in RecordingNotifier.received]
+    assert "risk_halt" in rules
+    assert "fill" not in rules
+    bot = run_paper("""
+        strategies: [{plugin: ema_rsi}]
+        risk: [{plugin: fixed_fraction}]
+        notifiers: [{plugin: recording}]
+    """)
+    fills = [a for a in RecordingNotifier.received if a.rule == "fill"]
+    assert bot.summary().fills == len(fills)
