@@ -127,20 +127,44 @@ def fmt(t: tuple[float, float] | None) -> str:
     return "–" if t is None else f"{t[0]:.2f} / {t[1]:.2f}"
 
 
-def run_size(n: int, repeat: int) -> list[str]:
+def drift_check(c: np.ndarray, p: int = 20, last: int = 100) -> str:
+    """Largest relative error of SMA/WMA/STDDEV over the last bars against windows summed
+    exactly (math.fsum): shows that nothing drifts over the whole series."""
+    import math
+
+    sma, wma, std = gi.sma(c, p), gi.wma(c, p), gi.stddev(c, p)
+    w = np.arange(1.0, p + 1)
+    err = [0.0, 0.0, 0.0]
+    for i in range(c.size - last, c.size):
+        win = c[i - p + 1 : i + 1]
+        m = math.fsum(win.tolist()) / p
+        wm = math.fsum((w * win).tolist()) / (p * (p + 1) / 2)  # products rounded once
+        sd = math.sqrt(math.fsum(((win - m) ** 2).tolist()) / p)
+        for k, (ours, exact) in enumerate(((sma[i], m), (wma[i], wm), (std[i], sd))):
+            err[k] = max(err[k], abs(ours - exact) / exact)
+    return (f"drift check, last {last} bars of {c.size:,} (p={p}), max relative error vs exact "
+            f"window sums: SMA {err[0]:.1e}, WMA {err[1]:.1e}, STDDEV {err[2]:.1e}")
+
+
+def run_size(n: int, repeat: int, only: list[str] | None = None) -> list[str]:
     rows = [
         f"\n### {n:,} bars (median / min of {repeat} runs, ms)\n",
         "| indicator | ours | TA-Lib | ours/TA-Lib (min) | pandas |",
         "|---|---:|---:|---:|---:|",
     ]
     print("\n".join(rows), flush=True)
-    for name, ours, ta, pdf in cases(make_data(n)):
+    data = make_data(n)
+    for name, ours, ta, pdf in cases(data):
+        if only and not any(o.lower() in name.lower() for o in only):
+            continue
         t_ours = timeit(ours, repeat)
         t_ta = timeit(ta, repeat) if ta else None
         t_pd = timeit(pdf, repeat) if pdf else None
         ratio = f"{t_ours[1] / t_ta[1]:.2f}×" if t_ta else "–"
         rows.append(f"| {name} | {fmt(t_ours)} | {fmt(t_ta)} | {ratio} | {fmt(t_pd)} |")
         print(rows[-1], flush=True)
+    rows.append("\n" + drift_check(data["close"]))
+    print(rows[-1], flush=True)
     return rows
 
 
@@ -173,6 +197,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1M bars only")
     ap.add_argument("--repeat", type=int, default=7, help="runs per timing at 1M bars")
+    ap.add_argument(
+        "--only", nargs="+", metavar="NAME",
+        help="only indicators whose name contains one of these (case-insensitive)",
+    )
+    ap.add_argument("--no-compile", action="store_true", help="skip the compile-time measurement")
     args = ap.parse_args()
     import numba
 
@@ -183,11 +212,12 @@ def main() -> None:
         f"TA-Lib {getattr(talib, '__version__', 'absent')}, "
         f"pandas {getattr(pd, '__version__', 'absent')}"
     )
-    cold, warm = compile_times()
-    print(f"\nimport + compile of all kernels: cold {cold:.2f} s, warm (cached) {warm:.2f} s")
-    run_size(1_000_000, args.repeat)
+    if not args.no_compile:
+        cold, warm = compile_times()
+        print(f"\nimport + compile of all kernels: cold {cold:.2f} s, warm (cached) {warm:.2f} s")
+    run_size(1_000_000, args.repeat, args.only)
     if not args.quick:
-        run_size(10_000_000, max(3, args.repeat // 2))
+        run_size(10_000_000, max(3, args.repeat // 2), args.only)
 
 
 if __name__ == "__main__":

@@ -219,8 +219,8 @@ def _nan(bufs: list[np.ndarray]) -> None:
 def sma(x: ArrayLike, period: int, *, out: Out = None) -> Array:
     """Simple moving average: mean of the last ``period`` values.
 
-    Matches TA-Lib's SMA (lookback period-1). The running sum is re-summed from the window
-    whenever its error bound nears 1e-12 relative, so long series do not drift.
+    Matches TA-Lib's SMA (lookback period-1). Every window is summed fresh from two partial
+    sums (blocks of ``period`` bars), so long series do not drift.
 
     Args:
         x: Input series.
@@ -283,8 +283,9 @@ def stddev(x: ArrayLike, period: int = 5, nbdev: float = 1.0, *, out: Out = None
     """Rolling population standard deviation ``sqrt(mean((x - mean)^2)) * nbdev``.
 
     Matches TA-Lib's STDDEV (lookback period-1) up to TA-Lib's own rounding: TA-Lib uses
-    E[x^2]-E[x]^2 and returns 0 below a variance of 1e-8; this kernel uses shifted running sums
-    (accurate to ~1e-12 relative) and returns 0 only for a truly constant window.
+    E[x^2]-E[x]^2 and returns 0 below a variance of 1e-8; this kernel sums each window fresh,
+    shifted by a value inside it (accurate to ~1e-13 relative), and returns 0 only for a truly
+    constant window.
 
     Returns:
         Standard deviation; the first ``period - 1`` values are NaN.
@@ -296,7 +297,8 @@ def stddev(x: ArrayLike, period: int = 5, nbdev: float = 1.0, *, out: Out = None
     if p > xs.size:
         _nan([o])
     else:
-        _k().stddev_nb(xs, p, nb, o)
+        k = _k()
+        k.var_nb(xs, p, k.VAR_STD, nb, 0.0, o, o, o, o, o)
     return o
 
 
@@ -313,7 +315,8 @@ def zscore(x: ArrayLike, period: int, *, out: Out = None) -> Array:
     if p > xs.size:
         _nan([o])
     else:
-        _k().zscore_nb(xs, p, o)
+        k = _k()
+        k.var_nb(xs, p, k.VAR_Z, 0.0, 0.0, o, o, o, o, o)
     return o
 
 
@@ -335,7 +338,9 @@ def ema_zscore(
     if max(pe, ps) > xs.size:
         _nan([o])
     else:
-        _k().ema_z_nb(xs, pe, ps, o)
+        k = _k()
+        k.ema_nb(xs, pe, o)  # the EMA goes into o, which the z-score pass then overwrites
+        k.var_nb(xs, ps, k.VAR_EMA_Z, 0.0, 0.0, o, o, o, o, o)
     return o
 
 
@@ -364,7 +369,8 @@ def bbands(
     if p > xs.size:
         _nan(bufs)
     else:
-        _k().bbands_nb(xs, p, nbu, nbd, *bufs)
+        k = _k()
+        k.var_nb(xs, p, k.VAR_BANDS, nbu, nbd, *bufs)
     return BBandsResult(*bufs)
 
 

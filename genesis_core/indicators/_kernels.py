@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba import uint64 as U
 
 
 _OPTS = {"cache": True, "nogil": True, "fastmath": {"contract"}, "error_model": "numpy"}
@@ -27,8 +28,8 @@ kernel = njit(**_OPTS)
 step = njit(inline="always", **_OPTS)
 
 NAN = np.nan
-# Running sums are re-summed from the window when their rounding-error bound exceeds about
-# RESUM_C * eps (~1e-12) of the value: exact enough for 1e-9 over any length, and cheap.
+# The rolling VWAP's running sums are re-summed from the window when their rounding-error bound
+# exceeds about RESUM_C * eps (~1e-12) of the value (SMA, WMA and the variance use blocks).
 RESUM_C = 4096.0
 
 
@@ -62,6 +63,15 @@ def true_range(h, lo, pc):
 
 
 @step
+def first_nan(x, a, b):
+    """First index in [a, b) holding NaN, or b (off the hot path: takes an array)."""
+    for i in range(a, b):
+        if x[i] != x[i]:
+            return i
+    return b
+
+
+@step
 def win_max(w, w0, p):
     m = w[w0]
     for j in range(w0 + 1, w0 + p):
@@ -79,59 +89,85 @@ def win_min(w, w0, p):
     return m
 
 
-# --------------------------------------------------------------------------- SMA
+# --------------------------------------------------------------------------- blocked windows
+#
+# SMA, WMA and the rolling variance keep no running sums. A NaN-free run is cut into blocks of
+# p bars counted from its first bar; the window ending at index j of block m is the tail
+# B[m-1][j+1:] of the previous block plus the head B[m][:j+1] of the current one (at j = p-1
+# it is block m alone). Tail sums are computed backwards once per block (suffix sums, into a
+# small buffer ``q`` with q[p] = 0), head sums forwards, so every output is a fresh sum of
+# exactly the p values in its window: no drift over any length, no residue of a huge value
+# that has left the window, no error bookkeeping and no per-bar branch. A NaN is noticed once
+# per block (it turns the head sum into NaN) and restarts the run after it.
+#
+# Indices are uint64: numba then emits no negative-index wraparound checks, which would
+# otherwise cost as much as the arithmetic.
 
 
 @step
-def sum_resum(w, w0, p):
-    s = 0.0
-    e = 0.0
-    for j in range(w0, w0 + p):
-        s += w[j]
-        e += abs(w[j])
-    return s, e
+def div_exact(s, d, r):
+    """``s / d`` given r = 1/d: the reciprocal product plus one FMA correction step. It agreed
+    with the correctly rounded ``s / d`` on all of 1e8 test values (10 divisors), at a fraction
+    of the cost of a division, whose throughput would otherwise bound these loops."""
+    q = s * r
+    return q + (s - q * d) * r
 
 
 @step
-def sma_step(x, x_old, n, s, e, r, p):
-    """One SMA bar on scalars; ``x_old`` is the value leaving the window.
-
-    Returns (n, s, e, r, resum): when ``resum`` is set the caller rebuilds (s, e) with
-    ``sum_resum`` over the window ending at x and sets r = 0. Output: ``s / p`` once n >= p.
-    Array access stays out of the per-bar step: an array argument to an inlined function costs
-    an atomic reference-count update per call.
-    """
-    if x != x:
-        return 0, 0.0, 0.0, 0, False
-    n += 1
-    if n <= p:
-        return n, s, e, r, n == p
-    s += x - x_old
-    e += abs(x) + abs(x_old)
-    r += 1
-    return n, s, e, r, r * e > RESUM_C * abs(s)
+def sma_head(x, head, tail, fp, r):
+    """One bar: head sum += x; output = (tail + head) / p. Returns (head, sma)."""
+    head += x
+    return head, div_exact(tail + head, fp, r)
 
 
 @kernel
 def sma_nb(x, p, out):
-    n, r, s, e = 0, 0, 0.0, 0.0
-    for i in range(x.size):
-        x_old = x[i - p] if i >= p else 0.0
-        n, s, e, r, resum = sma_step(x[i], x_old, n, s, e, r, p)
-        if resum:
-            s, e = sum_resum(x, i - p + 1, p)
-            r = 0
-        out[i] = s / p if n >= p else NAN
+    q = np.empty(p + 1)  # q[j]: sum of the previous block's values j..p-1
+    q[p] = 0.0
+    fp = float(p)
+    r = 1.0 / fp
+    up, n, one = U(p), U(x.size), U(1)
+    seg = s = U(0)  # start of the NaN-free run, start of the block
+    while s < n:
+        m = min(up, n - s)
+        head = 0.0
+        if s == seg:  # first block of a run: warm-up
+            for j in range(m):
+                head, v = sma_head(x[s + j], head, q[j + one], fp, r)
+                out[s + j] = v if j == up - one else NAN
+        else:
+            t = 0.0
+            b0 = s - up
+            for k in range(one, up):
+                t += x[b0 + up - k]
+                q[up - k] = t
+            for j in range(m):
+                head, out[s + j] = sma_head(x[s + j], head, q[j + one], fp, r)
+        s += m
+        if head != head:
+            z = first_nan(x, s - m, s)
+            if z < s:
+                out[z] = NAN
+                seg = s = z + one
 
 
 @kernel
-def sma_bar(x, x_old, n, s, e, r, p, w, w0):
-    """Streaming twin of one ``sma_nb`` iteration (w[w0:w0+p] = window ending at x)."""
-    n, s, e, r, resum = sma_step(x, x_old, n, s, e, r, p)
-    if resum:
-        s, e = sum_resum(w, w0, p)
-        r = 0
-    return n, s, e, r, s / p if n >= p else NAN
+def sma_bar(x, n, head, p, q, w, w0):
+    """Streaming twin of one ``sma_nb`` bar. ``n``: bars of the run before x; ``w[w0:w0+p]``:
+    the p values before x. Returns (n, head, sma)."""
+    if x != x:
+        return 0, 0.0, NAN
+    j = n % p
+    if j == 0:
+        head = 0.0
+        if n > 0:
+            t = 0.0
+            for k in range(1, p):
+                t += w[w0 + p - k]
+                q[p - k] = t
+    fp = float(p)
+    head, v = sma_head(x, head, q[j + 1], fp, 1.0 / fp)
+    return n + 1, head, v if n + 1 >= p else NAN
 
 
 # --------------------------------------------------------------------------- EMA
@@ -161,130 +197,97 @@ def ema_nb(x, p, out):
 
 
 @step
-def wma_resum(w, w0, p):
-    s = 0.0
-    ws = 0.0
-    e = 0.0
-    for j in range(p):
-        v = w[w0 + j]
-        s += v
-        ws += (j + 1.0) * v
-        e += abs(v)
-    return s, ws, e
-
-
-@step
-def wma_step(x, x_old, n, s, ws, e, r, p):
-    """One WMA bar (weights 1..p, newest heaviest) on scalars; resum protocol as ``sma_step``.
-
-    Returns (n, s, ws, e, r, resum). Output: ``ws / (p*(p+1)/2)`` once n >= p."""
-    if x != x:
-        return 0, 0.0, 0.0, 0.0, 0, False
-    n += 1
-    if n <= p:
-        return n, s, ws, e, r, n == p
-    ws += p * x - s  # W_t = W_{t-1} - S_{t-1} + p*x_t
-    s += x - x_old
-    e += abs(x) + abs(x_old)
-    r += 1
-    # The weighted sum accumulates the plain sum's errors, hence r*r.
-    return n, s, ws, e, r, r * r * e > RESUM_C * p * abs(s) or r > 4096
-
-
-@step
-def wma_out(n, ws, p):
-    return ws / (p * (p + 1.0) * 0.5) if n >= p else NAN
+def wma_head(x, head, head_d, tail, fp):
+    """One WMA bar. With weights 1..p over the window, the tail (previous block) part is
+    q[j+1] = sum over t > j of (t-j)*B[t], a suffix sum of suffix sums (no cancellation). The
+    head part, weights p-j..p on B[0..j], is (p+1)*H - D with H = sum(B[0..j]) and
+    D = sum of the prefix sums H = sum((j+1-i)*B[i]): two add-only chains (an FMA chain on
+    sum(i*B[i]) would cost 4 cycles a bar). D <= (j+1)*H, so for same-signed data the
+    difference loses at most a factor (p+1)/(p-j) <= p+1 (about 2 on prices).
+    Returns (H, D, weighted window sum); the caller divides by p(p+1)/2."""
+    head += x
+    head_d += head
+    return head, head_d, tail + ((fp + 1.0) * head - head_d)
 
 
 @kernel
 def wma_nb(x, p, out):
-    n, r, s, ws, e = 0, 0, 0.0, 0.0, 0.0
-    for i in range(x.size):
-        x_old = x[i - p] if i >= p else 0.0
-        n, s, ws, e, r, resum = wma_step(x[i], x_old, n, s, ws, e, r, p)
-        if resum:
-            s, ws, e = wma_resum(x, i - p + 1, p)
-            r = 0
-        out[i] = wma_out(n, ws, p)
+    q = np.empty(p + 1)
+    q[p] = 0.0
+    fp = float(p)
+    d = fp * (fp + 1.0) * 0.5
+    r = 1.0 / d
+    up, n, one = U(p), U(x.size), U(1)
+    seg = s = U(0)
+    while s < n:
+        m = min(up, n - s)
+        head = head_d = 0.0
+        if s != seg:
+            t1 = t2 = 0.0
+            b0 = s - up
+            for k in range(one, up):
+                t1 += x[b0 + up - k]
+                t2 += t1
+                q[up - k] = t2
+        for j in range(m):
+            head, head_d, out[s + j] = wma_head(x[s + j], head, head_d, q[j + one], fp)
+        for j in range(m):  # vectorised
+            out[s + j] = div_exact(out[s + j], d, r)
+        if s == seg:
+            for j in range(min(m, up - one)):
+                out[s + j] = NAN
+        s += m
+        if head != head:
+            z = first_nan(x, s - m, s)
+            if z < s:
+                out[z] = NAN
+                seg = s = z + one
 
 
 @kernel
-def wma_bar(x, x_old, n, s, ws, e, r, p, w, w0):
-    """Streaming twin of one ``wma_nb`` iteration."""
-    n, s, ws, e, r, resum = wma_step(x, x_old, n, s, ws, e, r, p)
-    if resum:
-        s, ws, e = wma_resum(w, w0, p)
-        r = 0
-    return n, s, ws, e, r, wma_out(n, ws, p)
+def wma_bar(x, n, head, head_d, p, q, w, w0):
+    """Streaming twin of one ``wma_nb`` bar (arguments as ``sma_bar``).
+    Returns (n, head, head_d, wma)."""
+    if x != x:
+        return 0, 0.0, 0.0, NAN
+    j = n % p
+    if j == 0:
+        head = head_d = 0.0
+        if n > 0:
+            t1 = t2 = 0.0
+            for k in range(1, p):
+                t1 += w[w0 + p - k]
+                t2 += t1
+                q[p - k] = t2
+    fp = float(p)
+    d = fp * (fp + 1.0) * 0.5
+    head, head_d, v = wma_head(x, head, head_d, q[j + 1], fp)
+    return n + 1, head, head_d, div_exact(v, d, 1.0 / d) if n + 1 >= p else NAN
 
 
 # --------------------------------------------------------------------------- rolling variance
 
 
 @step
-def var_resum(w, w0, p):
-    """Shifted sums about the newest value: a constant window gives exactly zero variance."""
-    k = w[w0 + p - 1]
-    s1 = 0.0
-    s2 = 0.0
-    e1 = 0.0
-    for j in range(w0, w0 + p):
-        d = w[j] - k
-        s1 += d
-        s2 += d * d
-        e1 += abs(d)
-    return k, s1, s2, e1
+def var_head(x, c, h1, h2, t1, t2, r):
+    """One bar of the blocked variance. Sums are shifted by c, the first value of the current
+    block, which lies in every window ending in that block: a constant window gives exactly 0,
+    and since no value is more than sqrt(p-1) std from the window mean, the shifted mean m
+    satisfies m^2 <= (p-1)*var, so var = S2/p - m^2 loses at most a factor p to cancellation.
+    (t1, t2) are the tail sums of the previous block. Returns (h1, h2, mean, var)."""
+    d = x - c
+    h1 += d
+    h2 += d * d
+    m = (t1 + h1) * r
+    var = (t2 + h2) * r - m * m
+    return h1, h2, c + m, var if var > 0.0 else 0.0
 
 
 @step
-def var_out(n, k, s1, s2, p):
-    """(mean, variance) from the shifted sums; NaN before the window is full."""
-    if n < p:
-        return NAN, NAN
-    m = s1 / p
-    var = s2 / p - m * m
-    return k + m, var if var > 0.0 else 0.0
-
-
-@step
-def var_step(x, x_old, n, k, s1, s2, e1, e2, r, p):
-    """Population mean/variance of the last p values on scalars.
-
-    Running shifted sums s1 = sum(x-k), s2 = sum((x-k)^2). ``resum`` asks the caller to rebuild
-    them with ``var_resum`` when the window first fills, when the rounding-error bound
-    r*(e2 + 2|m|e1)/p nears 1e-12 of the variance, or when the shift k drifted far from the
-    mean (cancellation in s2/p - m^2). Returns (n, k, s1, s2, e1, e2, r, resum).
-    """
-    if x != x:
-        return 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, False
-    n += 1
-    if n <= p:
-        return n, k, s1, s2, e1, e2, r, n == p
-    d = x - k
-    do = x_old - k
-    s1 += d - do
-    s2 += d * d - do * do
-    e1 += abs(d) + abs(do)
-    e2 += d * d + do * do
-    r += 1
-    m = s1 / p
-    var = s2 / p - m * m
-    resum = r * (e2 + 2.0 * abs(m) * e1) > RESUM_C * p * var or m * m > (RESUM_C + 4.0 * p) * var
-    return n, k, s1, s2, e1, e2, r, resum
-
-
-@kernel
-def var_bar(x, x_old, n, k, s1, s2, e1, e2, r, p, w, w0):
-    """Streaming twin of the variance part of one ``stddev_nb``/``bbands_nb`` iteration.
-
-    Returns (n, k, s1, s2, e1, e2, r, mean, var)."""
-    n, k, s1, s2, e1, e2, r, resum = var_step(x, x_old, n, k, s1, s2, e1, e2, r, p)
-    if resum:
-        k, s1, s2, e1 = var_resum(w, w0, p)
-        e2 = s2
-        r = 0
-    mean, var = var_out(n, k, s1, s2, p)
-    return n, k, s1, s2, e1, e2, r, mean, var
+def var_tail_sums(v, c, t1, t2):
+    d = v - c
+    t1 += d
+    return t1, t2 + d * d
 
 
 @step
@@ -310,48 +313,6 @@ def zscore_tail(x, mean, var):
     return 0.0
 
 
-@kernel
-def stddev_nb(x, p, nbdev, out):
-    n, r, k, s1, s2, e1, e2 = 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0
-    for i in range(x.size):
-        x_old = x[i - p] if i >= p else 0.0
-        n, k, s1, s2, e1, e2, r, resum = var_step(x[i], x_old, n, k, s1, s2, e1, e2, r, p)
-        if resum:
-            k, s1, s2, e1 = var_resum(x, i - p + 1, p)
-            e2 = s2
-            r = 0
-        _, var = var_out(n, k, s1, s2, p)
-        out[i] = np.sqrt(var) * nbdev
-
-
-@kernel
-def zscore_nb(x, p, out):
-    n, r, k, s1, s2, e1, e2 = 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0
-    for i in range(x.size):
-        x_old = x[i - p] if i >= p else 0.0
-        n, k, s1, s2, e1, e2, r, resum = var_step(x[i], x_old, n, k, s1, s2, e1, e2, r, p)
-        if resum:
-            k, s1, s2, e1 = var_resum(x, i - p + 1, p)
-            e2 = s2
-            r = 0
-        mean, var = var_out(n, k, s1, s2, p)
-        out[i] = zscore_tail(x[i], mean, var)
-
-
-@kernel
-def bbands_nb(x, p, nbu, nbd, up, mid, lo, pb, bw):
-    n, r, k, s1, s2, e1, e2 = 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0
-    for i in range(x.size):
-        x_old = x[i - p] if i >= p else 0.0
-        n, k, s1, s2, e1, e2, r, resum = var_step(x[i], x_old, n, k, s1, s2, e1, e2, r, p)
-        if resum:
-            k, s1, s2, e1 = var_resum(x, i - p + 1, p)
-            e2 = s2
-            r = 0
-        mean, var = var_out(n, k, s1, s2, p)
-        up[i], mid[i], lo[i], pb[i], bw[i] = bbands_tail(x[i], mean, var, nbu, nbd)
-
-
 @step
 def ema_z_tail(x, ema, var):
     if ema != ema or var != var:
@@ -361,21 +322,93 @@ def ema_z_tail(x, ema, var):
     return 0.0
 
 
+VAR_STD, VAR_Z, VAR_BANDS, VAR_EMA_Z = 0, 1, 2, 3
+
+
 @kernel
-def ema_z_nb(x, pe, ps, out):
-    a, b = ema_coefs(pe)
-    n1, acc = 0, 0.0
-    n, r, k, s1, s2, e1, e2 = 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0
-    for i in range(x.size):
-        n1, acc, ema = ema_step(x[i], n1, acc, pe, a, b)
-        x_old = x[i - ps] if i >= ps else 0.0
-        n, k, s1, s2, e1, e2, r, resum = var_step(x[i], x_old, n, k, s1, s2, e1, e2, r, ps)
-        if resum:
-            k, s1, s2, e1 = var_resum(x, i - ps + 1, ps)
-            e2 = s2
-            r = 0
-        _, var = var_out(n, k, s1, s2, ps)
-        out[i] = ema_z_tail(x[i], ema, var)
+def var_nb(x, p, mode, nbu, nbd, o1, o2, o3, o4, o5):
+    """Rolling mean/variance in blocks, finished per block by ``mode``:
+    VAR_STD o1 = sqrt(var)*nbu; VAR_Z o1 = z-score; VAR_BANDS o1..o5 = bands;
+    VAR_EMA_Z o1 = EMA-Z, with o1 holding the EMA on entry. Unused buffers may repeat o1."""
+    # Two tail-sum buffers of p+1: the previous block's, read by this block's bars, and this
+    # block's (shifted by the next block's first value), built backwards in the same loop, so
+    # the 4-cycle FMA chains of both overlap (fusing was slower for sma_nb/wma_nb).
+    q1 = np.empty(2 * p + 2)
+    q2 = np.empty(2 * p + 2)
+    q1[p] = q2[p] = q1[2 * p + 1] = q2[2 * p + 1] = 0.0
+    bm = np.empty(p)  # the block's means and variances, finished by the mode's tail loop
+    bv = np.empty(p)
+    r = 1.0 / p
+    up, n, one = U(p), U(x.size), U(1)
+    cur = U(0)
+    seg = s = U(0)
+    while s < n:
+        m = min(up, n - s)
+        nxt = up + one - cur
+        c = x[s]
+        h1 = h2 = 0.0
+        if m == up:
+            cn = x[s + up] if s + up < n else 0.0
+            t1 = t2 = 0.0
+            for j in range(up):
+                h1, h2, bm[j], bv[j] = var_head(x[s + j], c, h1, h2, q1[cur + j + one],
+                                                q2[cur + j + one], r)
+                b = up - one - j
+                t1, t2 = var_tail_sums(x[s + b], cn, t1, t2)
+                q1[nxt + b] = t1
+                q2[nxt + b] = t2
+        else:
+            for j in range(m):
+                h1, h2, bm[j], bv[j] = var_head(x[s + j], c, h1, h2, q1[cur + j + one],
+                                                q2[cur + j + one], r)
+        if s == seg:
+            for j in range(min(m, up - one)):
+                bm[j] = bv[j] = NAN
+        cur = nxt
+        good = m
+        if h1 != h1:
+            good = first_nan(x, s, s + m) - s
+        if mode == VAR_STD:
+            for j in range(good):
+                o1[s + j] = np.sqrt(bv[j]) * nbu
+        elif mode == VAR_Z:
+            for j in range(good):
+                o1[s + j] = zscore_tail(x[s + j], bm[j], bv[j])
+        elif mode == VAR_BANDS:
+            for j in range(good):
+                i = s + j
+                o1[i], o2[i], o3[i], o4[i], o5[i] = bbands_tail(x[i], bm[j], bv[j], nbu, nbd)
+        else:
+            for j in range(good):
+                o1[s + j] = ema_z_tail(x[s + j], o1[s + j], bv[j])
+        if good < m:
+            z = s + good
+            o1[z] = o2[z] = o3[z] = o4[z] = o5[z] = NAN
+            seg = s = z + one
+        else:
+            s += m
+
+
+@kernel
+def var_bar(x, n, c, h1, h2, p, q1, q2, w, w0):
+    """Streaming twin of the variance part of one ``var_nb`` bar (arguments as ``sma_bar``).
+    Returns (n, c, h1, h2, mean, var)."""
+    if x != x:
+        return 0, 0.0, 0.0, 0.0, NAN, NAN
+    j = n % p
+    if j == 0:
+        c = x
+        h1 = h2 = 0.0
+        if n > 0:
+            t1 = t2 = 0.0
+            for k in range(1, p):
+                t1, t2 = var_tail_sums(w[w0 + p - k], c, t1, t2)
+                q1[p - k] = t1
+                q2[p - k] = t2
+    h1, h2, mean, var = var_head(x, c, h1, h2, q1[j + 1], q2[j + 1], 1.0 / p)
+    if n + 1 < p:
+        return n + 1, c, h1, h2, NAN, NAN
+    return n + 1, c, h1, h2, mean, var
 
 
 # --------------------------------------------------------------------------- RSI
@@ -433,20 +466,58 @@ def atr_step(h, lo, c, n, pc, acc, p, a, b):
     return n + 1, c, acc, tr, acc
 
 
+@step
+def bad3(h, lo, c):
+    """Whether a bar has a NaN (branch-free, so loops over it vectorise)."""
+    return (h != h) | (lo != lo) | (c != c)
+
+
 @kernel
 def trange_nb(high, low, close, out):
-    n, pc = 0, 0.0
-    for i in range(close.size):
-        # A huge period keeps ATR in its accumulate phase; only the TR is used.
-        n, pc, _, out[i], _ = atr_step(high[i], low[i], close[i], n, pc, 0.0, 1 << 62, 0.0, 0.0)
+    """Branch-free and vectorised; NaN where the bar or the one before it has a NaN (the bar
+    after a NaN starts a new run, which has no previous close), as ``atr_step`` does."""
+    n = U(close.size)
+    if n > 0:
+        out[0] = NAN
+    for i in range(U(1), n):
+        o = U(i - 1)
+        bad = bad3(high[i], low[i], close[i]) | bad3(high[o], low[o], close[o])
+        tr = true_range(high[i], low[i], close[o])
+        out[i] = NAN if bad else tr
+
+
+# Bars per chunk of the ATR loop: in steady state a chunk runs the bare recurrence, assuming no
+# NaN, and is redone bar by bar with ``atr_step`` if one turns up.
+ATR_CHUNK = 512
 
 
 @kernel
 def atr_nb(high, low, close, p, out):
     a, b = wilder_coefs(p)
     n, pc, acc = 0, 0.0, 0.0
-    for i in range(close.size):
-        n, pc, acc, _, out[i] = atr_step(high[i], low[i], close[i], n, pc, acc, p, a, b)
+    size, one = U(close.size), U(1)
+    i = U(0)
+    while i < size:
+        e = min(i + U(ATR_CHUNK), size)
+        if n > p:
+            # Steady state, as atr_step with n > p: TR from the previous close, Wilder update,
+            # a 4-cycle FMA chain with the loads and TR off it. A NaN high or low makes acc NaN;
+            # TR's max() would drop a NaN close, so the closes are summed alongside.
+            acc0 = acc
+            chk = 0.0
+            for j in range(i, e):
+                acc = acc * a + true_range(high[j], low[j], close[j - one]) * b
+                out[j] = acc
+                chk += close[j]
+            if acc == acc and chk == chk:
+                n += np.int64(e - i)
+                pc = close[e - one]
+                i = e
+                continue
+            acc = acc0  # a NaN (or inf - inf) in the chunk: redo it bar by bar
+        for j in range(i, e):
+            n, pc, acc, _, out[j] = atr_step(high[j], low[j], close[j], n, pc, acc, p, a, b)
+        i = e
 
 
 # --------------------------------------------------------------------------- ADX / DI
@@ -592,47 +663,44 @@ def ring_mean_at(r):
 def stoch_nb(high, low, close, fk, sk, sd, out_k, out_d):
     """TA-Lib STOCH: slowK = SMA(fastK, sk), slowD = SMA(slowK, sd), both from the full lookback.
 
-    Window extremes are tracked TA-Lib style (rescan only when the extreme leaves the window);
-    the smoothing rings are summed in slot order, exactly as ``stoch_bar`` does."""
+    Exactly the steps of ``stoch_bar``: window extremes by a direct scan of the fk bars (fk is
+    small; no data-dependent branches), smoothing rings filled at slot (count % size) and
+    summed in slot order; the slots are counters here instead of a modulo per bar."""
     rk = np.empty(sk)
     rd = np.empty(sd)
     n = 0
-    hi_i, lo_i, hh, ll = -1, -1, 0.0, 0.0
-    for i in range(close.size):
+    ik = jd = 0  # next slot of rk, rd
+    nk = 0  # fastK values of the run so far
+    ufk, one = U(fk), U(1)
+    for i in range(U(close.size)):
         out_k[i] = NAN
         out_d[i] = NAN
-        if high[i] != high[i] or low[i] != low[i] or close[i] != close[i]:
+        if bad3(high[i], low[i], close[i]):
             n = 0
             continue
         n += 1
         if n < fk:
             continue
-        start = i - fk + 1
-        if hi_i < start:
-            hi_i, hh = start, high[start]
-            for j in range(start + 1, i + 1):
-                if high[j] >= hh:
-                    hi_i, hh = j, high[j]
-        elif high[i] >= hh:
-            hi_i, hh = i, high[i]
-        if lo_i < start:
-            lo_i, ll = start, low[start]
-            for j in range(start + 1, i + 1):
-                if low[j] <= ll:
-                    lo_i, ll = j, low[j]
-        elif low[i] <= ll:
-            lo_i, ll = i, low[i]
-        j = n - fk  # fastK values before this one
-        rk[j % sk] = stoch_fast(close[i], hh, ll)
-        if j + 1 < sk:
+        if n == fk:
+            ik = jd = nk = 0
+        w0 = i + one - ufk
+        hh = high[w0]
+        ll = low[w0]
+        for j in range(w0 + one, i + one):
+            hh = max(hh, high[j])
+            ll = min(ll, low[j])
+        rk[ik] = stoch_fast(close[i], hh, ll)
+        ik = ik + 1 if ik + 1 < sk else 0
+        nk += 1
+        if nk < sk:
             continue
         t = 0.0
         for q in range(sk):
             t += rk[q]
         slow_k = t / sk
-        q = j + 1 - sk  # slowK values before this one
-        rd[q % sd] = slow_k
-        if q + 1 < sd:
+        rd[jd] = slow_k
+        jd = jd + 1 if jd + 1 < sd else 0
+        if nk - sk + 1 < sd:
             continue
         t = 0.0
         for q in range(sd):
@@ -844,34 +912,66 @@ def donchian_tail(hh, ll):
     return hh, ll, (hh + ll) * 0.5
 
 
+@step
+def donchian_head(h, lw, hh, ll, th, tl):
+    """One bar: running extremes of the block so far, combined with the previous block's tail
+    extremes (th, tl), which win ties. Returns (hh, ll, upper, lower)."""
+    hh = h if h > hh else hh
+    ll = lw if lw < ll else ll
+    return hh, ll, hh if hh > th else th, ll if ll < tl else tl
+
+
 @kernel
 def donchian_nb(high, low, p, up, lo, mid):
-    """Window extremes tracked TA-Lib style: rescan only when the extreme leaves the window."""
-    n = 0
-    hi_i, lo_i, hh, ll = -1, -1, 0.0, 0.0
-    for i in range(high.size):
-        n = 0 if high[i] != high[i] or low[i] != low[i] else n + 1
-        if n < p:
-            up[i] = NAN
-            lo[i] = NAN
-            mid[i] = NAN
-            continue
-        start = i - p + 1
-        if hi_i < start:
-            hi_i, hh = start, high[start]
-            for j in range(start + 1, i + 1):
-                if high[j] >= hh:
-                    hi_i, hh = j, high[j]
-        elif high[i] >= hh:
-            hi_i, hh = i, high[i]
-        if lo_i < start:
-            lo_i, ll = start, low[start]
-            for j in range(start + 1, i + 1):
-                if low[j] <= ll:
-                    lo_i, ll = j, low[j]
-        elif low[i] <= ll:
-            lo_i, ll = i, low[i]
-        up[i], lo[i], mid[i] = donchian_tail(hh, ll)
+    """Window max/min in blocks (van Herk / Gil-Werman), laid out like ``sma_nb``/``var_nb``:
+    the extreme of the previous block's values j+1..p-1 against the running extreme of the
+    current block's values 0..j; each block's tail extremes are built backwards in the same
+    loop for the next block (four independent max/min chains). No data-dependent branches.
+    Ties keep the oldest value, as ``win_max``/``win_min`` do (this matters for the sign of
+    zero only). Comparisons skip NaN, so NaN bars are found through a running sum."""
+    qh = np.empty(2 * p + 2)  # qh[j]: max of a block's highs j..p-1; two buffers as in var_nb
+    ql = np.empty(2 * p + 2)
+    qh[p] = qh[2 * p + 1] = -np.inf
+    ql[p] = ql[2 * p + 1] = np.inf
+    up_, n, one = U(p), U(high.size), U(1)
+    cur = U(0)
+    seg = s = U(0)
+    while s < n:
+        m = min(up_, n - s)
+        nxt = up_ + one - cur
+        hh, ll, chk = -np.inf, np.inf, 0.0
+        if m == up_:
+            th, tl = -np.inf, np.inf
+            for j in range(up_):
+                h = high[s + j]
+                lw = low[s + j]
+                chk += h + lw
+                hh, ll, a, b = donchian_head(h, lw, hh, ll, qh[cur + j + one], ql[cur + j + one])
+                up[s + j], lo[s + j], mid[s + j] = donchian_tail(a, b)
+                k = up_ - one - j
+                v = high[s + k]
+                th = th if th > v else v  # max, the older value on ties
+                qh[nxt + k] = th
+                v = low[s + k]
+                tl = tl if tl < v else v
+                ql[nxt + k] = tl
+        else:
+            for j in range(m):
+                h = high[s + j]
+                lw = low[s + j]
+                chk += h + lw
+                hh, ll, a, b = donchian_head(h, lw, hh, ll, qh[cur + j + one], ql[cur + j + one])
+                up[s + j], lo[s + j], mid[s + j] = donchian_tail(a, b)
+        if s == seg:
+            for j in range(min(m, up_ - one)):
+                up[s + j] = lo[s + j] = mid[s + j] = NAN
+        cur = nxt
+        s += m
+        if chk != chk:
+            z = min(first_nan(high, s - m, s), first_nan(low, s - m, s))
+            if z < s:
+                up[z] = lo[z] = mid[z] = NAN
+                seg = s = z + one
 
 
 # --------------------------------------------------------------------------- swings

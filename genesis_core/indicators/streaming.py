@@ -77,14 +77,15 @@ class SMAStream:
     def __init__(self, period: int) -> None:
         self.p = _period("period", period)
         self.win = _Window(self.p)
-        self.n, self.r, self.s, self.e = 0, 0, 0.0, 0.0
+        self.q = np.zeros(self.p + 1)  # tail sums of the previous block (see _kernels)
+        self.n, self.head = 0, 0.0
 
     def update(self, x: float) -> float:
         x = float(x)
-        old, w0 = self.win.push(x)
-        self.n, self.s, self.e, self.r, out = k.sma_bar(
-            x, old, self.n, self.s, self.e, self.r, self.p, self.win.buf, w0
+        self.n, self.head, out = k.sma_bar(
+            x, self.n, self.head, self.p, self.q, self.win.buf, self.win.pos
         )
+        self.win.push(x)
         return out
 
 
@@ -107,14 +108,15 @@ class WMAStream:
     def __init__(self, period: int) -> None:
         self.p = _period("period", period)
         self.win = _Window(self.p)
-        self.n, self.r, self.s, self.ws, self.e = 0, 0, 0.0, 0.0, 0.0
+        self.q = np.zeros(self.p + 1)
+        self.n, self.head, self.head_d = 0, 0.0, 0.0
 
     def update(self, x: float) -> float:
         x = float(x)
-        old, w0 = self.win.push(x)
-        self.n, self.s, self.ws, self.e, self.r, out = k.wma_bar(
-            x, old, self.n, self.s, self.ws, self.e, self.r, self.p, self.win.buf, w0
+        self.n, self.head, self.head_d, out = k.wma_bar(
+            x, self.n, self.head, self.head_d, self.p, self.q, self.win.buf, self.win.pos
         )
+        self.win.push(x)
         return out
 
 
@@ -125,15 +127,16 @@ class _VarStream:
     def __init__(self, period: int) -> None:
         self.p = _period("period", period)
         self.win = _Window(self.p)
-        self.n, self.r = 0, 0
-        self.kk, self.s1, self.s2, self.e1, self.e2 = 0.0, 0.0, 0.0, 0.0, 0.0
+        self.q1 = np.zeros(self.p + 1)
+        self.q2 = np.zeros(self.p + 1)
+        self.n, self.c, self.h1, self.h2 = 0, 0.0, 0.0, 0.0
 
     def _step(self, x: float) -> tuple[float, float]:
-        old, w0 = self.win.push(x)
-        (self.n, self.kk, self.s1, self.s2, self.e1, self.e2, self.r, mean, var) = k.var_bar(
-            x, old, self.n, self.kk, self.s1, self.s2, self.e1, self.e2, self.r, self.p,
-            self.win.buf, w0,
+        self.n, self.c, self.h1, self.h2, mean, var = k.var_bar(
+            x, self.n, self.c, self.h1, self.h2, self.p, self.q1, self.q2, self.win.buf,
+            self.win.pos,
         )
+        self.win.push(x)
         return mean, var
 
 
