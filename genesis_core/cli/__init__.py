@@ -66,12 +66,19 @@ def cli(ctx: click.Context, plugins_dir: str | None, disabled: tuple[str, ...]) 
 
 
 def _register_builtin_commands() -> None:
-    from genesis_core.cli import config_cmd, new_cmd, plugins_cmd, run_cmd, state_cmd
+    from genesis_core.cli import (
+        backtest_cmd,
+        config_cmd,
+        new_cmd,
+        plugins_cmd,
+        run_cmd,
+        state_cmd,
+    )
 
     cli.add_command(plugins_cmd.plugins)
     cli.add_command(config_cmd.config)
     cli.add_command(run_cmd.run)
-    cli.add_command(run_cmd.backtest)
+    cli.add_command(backtest_cmd.backtest)
     cli.add_command(new_cmd.new)
     for command in (state_cmd.status, state_cmd.report, state_cmd.confirm, state_cmd.stop,
                     state_cmd.resume):

@@ -1,4 +1,4 @@
-"""``genesis run`` and ``genesis backtest``."""
+"""``genesis run``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import click
 
-from genesis_core.errors import ConfigError, NotAvailableError
+from genesis_core.errors import ConfigError
 
 
 def _load(state: Any, path: str) -> Any:
@@ -56,13 +56,3 @@ def run(state: Any, file: str, quiet: bool, fresh: bool) -> None:
     bot = Bot(config, state.plugins(), quiet=quiet)
     anyio.run(_run_bot, bot)
     bot.report.summary(bot.summary())
-
-
-@click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.pass_obj
-def backtest(state: Any, file: str) -> None:
-    """Backtest the bot described in FILE on historical candles."""
-    _load(state, file)
-    raise NotAvailableError("`genesis backtest` needs the backtester, which has not landed yet "
-                            "(issue #5); the config is valid")

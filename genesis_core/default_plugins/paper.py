@@ -5,7 +5,8 @@ Fill model (the backtester uses the same one, so paper and backtest agree on the
 * A MARKET order fills at the **open of the next bar** after it was submitted, moved against the
   trader by ``slippage_bps``, paying the taker fee.
 * A LIMIT order rests. It fills at its limit price, as maker, on the first later bar whose range
-  reaches it; if that bar opens through the limit, it fills at the open (the better price).
+  reaches it; if that bar opens through the limit, it fills at the open (the better price)
+  as a taker, since it would have crossed the book.
 * A STOP order triggers on the first later bar whose range reaches the stop and fills at the stop
   (or at the open if the bar gapped through it) plus slippage, as taker.
 * Fees are charged in the quote currency. Everything is ``Decimal`` and reconciles exactly.

@@ -13,7 +13,6 @@ Notifiers run in their own tasks behind bounded queues, so a slow one never dela
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections import deque
@@ -53,6 +52,7 @@ from genesis_core.plugins import Plugins
 from genesis_core.runtime.buffers import CandleBuffer
 from genesis_core.runtime.build import Components, build
 from genesis_core.runtime.control import RunnerControl
+from genesis_core.runtime.intents import atr_features, entry_intent, side_of
 from genesis_core.runtime.ledger import Ledger
 from genesis_core.runtime.orders import OrderPath
 from genesis_core.runtime.recorder import Recorder
@@ -206,7 +206,7 @@ class Bot:
             [(c.timestamp, c.open, c.high, c.low, c.close, c.volume)], symbol=k[0],
             timeframe=k[1])))
         atr = self.atr[key].update(candle.high, candle.low, candle.close)
-        self.features[key] = {"atr": atr, "atr_pct": atr / candle.close * 100}
+        self.features[key] = atr_features(atr, candle.close)
         history = self.buffers[key].view()
         close_ms = history.close_time(len(history) - 1)
         self.now = close_ms
@@ -250,7 +250,7 @@ class Bot:
             await self._act(combined)
 
     async def _act(self, signal: Signal) -> None:
-        side = OrderSide.BUY if signal.side is SignalSide.BUY else OrderSide.SELL
+        side = side_of(signal)
         position = self.ledger.positions.get(signal.symbol)
         if position is not None and position.is_open:
             if (position.amount > 0) == (side is OrderSide.BUY):
@@ -263,14 +263,8 @@ class Bot:
             why = "emergency stop engaged" if self.emergency else "auto-trading paused"
             self.report.decision(self.now, signal, f"REJECT: runtime: {why}")
             return
-        market = self.c.markets[signal.symbol]
-        intent = TradeIntent(
-            signal=signal, symbol=signal.symbol, side=side, amount=Decimal(0),
-            price=market.round_price(signal.price),
-            stop_loss=_price(market, signal.stop_loss),
-            take_profit=_price(market, signal.take_profit), market=market,
-            features={k: v for k, v in self.features.get((signal.symbol, signal.timeframe),
-                                                         {}).items() if math.isfinite(v)})
+        intent = entry_intent(signal, self.c.markets[signal.symbol],
+                              self.features.get((signal.symbol, signal.timeframe), {}))
         open_orders = sum(not o.status.is_final for o in self.orders.orders.values())
         verdict = evaluate(self.c.risk, intent, self.ledger.snapshot(self.now, open_orders))
         self.report.decision(self.now, signal, f"{verdict.action.value}: {verdict.reason}")
@@ -464,7 +458,3 @@ class Bot:
             except anyio.WouldBlock:
                 print(f"notifier {notifier.name} is {NOTIFY_QUEUE} alerts behind; dropped one",
                       file=sys.stderr)
-
-
-def _price(market: Any, value: float | None) -> Decimal | None:
-    return None if value is None else market.round_price(value)

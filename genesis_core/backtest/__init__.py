@@ -1,0 +1,41 @@
+"""Backtesting: a compiled per-bar portfolio simulator sharing the paper executor's fill model.
+
+``simulate(data, orders)`` runs signals or order arrays over candles of one or several symbols
+and returns trades, the equity curve and costs; ``metrics.compute(result)`` (or
+``result.metrics()``) derives the performance figures; ``grid`` runs many parameter
+combinations in parallel. Numba is imported on the first simulation, not on import.
+See ``docs/backtesting.md``.
+"""
+
+from genesis_core.backtest.simulator import (
+    REASONS,
+    BacktestResult,
+    Bars,
+    Costs,
+    GridResult,
+    OrderProposal,
+    Orders,
+    PortfolioState,
+    RiskHook,
+    Trades,
+    ema_cross_directions,
+    grid,
+    simulate,
+)
+
+
+__all__ = [
+    "REASONS",
+    "BacktestResult",
+    "Bars",
+    "Costs",
+    "GridResult",
+    "OrderProposal",
+    "Orders",
+    "PortfolioState",
+    "RiskHook",
+    "Trades",
+    "ema_cross_directions",
+    "grid",
+    "simulate",
+]
