@@ -1,4 +1,4 @@
-"""The simulator against vectorbt and backtesting.py (optional packages; skipped if absent).
+"""The simulator against vectorbt and backtesting.py (both installed by the dev extra).
 
 Both references get the same entry/exit signals (our EMA arrays) and costs. vectorbt fills at
 the close of the signal bar by default, so its signals are shifted one bar and it is given
@@ -7,6 +7,7 @@ the close of the signal bar by default, so its signals are shifted one bar and i
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from contextlib import contextmanager
 
@@ -24,7 +25,7 @@ REL = 1e-9
 @contextmanager
 def quiet_pandas():
     """vectorbt / backtesting.py call pandas APIs that pandas 3 deprecates; not our concern."""
-    pd = pytest.importorskip("pandas")
+    pd = importlib.import_module("pandas")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=getattr(pd.errors, "Pandas4Warning",
                                                             FutureWarning))
@@ -70,8 +71,8 @@ def vbt_final_equity(fills: np.ndarray, cash: float, last_close: float) -> float
 @pytest.mark.parametrize(("start", "mode"), [(8000, "long"), (30000, "long"),
                                              (15000, "both")])
 def test_matches_vectorbt_order_records(btc_1h, start, mode) -> None:
-    vbt = pytest.importorskip("vectorbt")
-    pd = pytest.importorskip("pandas")
+    vbt = importlib.import_module("vectorbt")
+    pd = importlib.import_module("pandas")
     candles = btc_1h[start:start + 20000]
     bars = Bars.from_candles(candles)
     cross = ema_cross(candles.close, 12, 26)
@@ -106,8 +107,8 @@ def test_matches_vectorbt_order_records(btc_1h, start, mode) -> None:
 
 @pytest.mark.parametrize("stops", [False, True])
 def test_matches_backtesting_py_trades(btc_1h, stops) -> None:
-    pytest.importorskip("backtesting")
-    pd = pytest.importorskip("pandas")
+    importlib.import_module("backtesting")
+    pd = importlib.import_module("pandas")
     from backtesting import Backtest, Strategy
 
     candles = btc_1h[10000:16000]
