@@ -7,6 +7,7 @@ combinations in parallel. Numba is imported on the first simulation, not on impo
 See ``docs/backtesting.md``.
 """
 
+from genesis_core.backtest.bot import BotBacktest, Decision, backtest_bot
 from genesis_core.backtest.simulator import (
     REASONS,
     BacktestResult,
@@ -28,13 +29,16 @@ __all__ = [
     "REASONS",
     "BacktestResult",
     "Bars",
+    "BotBacktest",
     "Costs",
+    "Decision",
     "GridResult",
     "OrderProposal",
     "Orders",
     "PortfolioState",
     "RiskHook",
     "Trades",
+    "backtest_bot",
     "ema_cross_directions",
     "grid",
     "simulate",

@@ -31,6 +31,7 @@ SIZE_TYPES = {"equity": 0, "amount": 1, "value": 2}
 ENTRY_TYPES = {"market": 0, "limit": 1, "stop": 2}
 REASONS = ("signal", "stop", "take", "end")
 BPS = 1e-4
+DAY_MS = 86_400_000
 
 
 def _k() -> Any:
@@ -442,6 +443,15 @@ class PortfolioState:
     positions: Mapping[str, float]
     entry_prices: Mapping[str, float]
     prices: Mapping[str, float]
+    #: Trades closed since the previous hook call, as rows of ``TRADE_FIELDS`` (``symbol``
+    #: indexes the run's symbols), so a caller can replay every fill to stateful policies.
+    closed: np.ndarray = attrs.field(factory=lambda: np.empty((0, len(TRADE_FIELDS))))
+    #: Open positions: symbol -> (entry bar, entry fill price, entry fee).
+    entries: Mapping[str, tuple[int, float, float]] = attrs.field(factory=dict)
+    #: Protective orders resting per open position (stop-loss and/or take-profit).
+    protective_orders: int = 0
+    #: Equity at the close of the first bar that opened on this UTC day (the runtime's mark).
+    day_start_equity: float = float("nan")
 
     def to_snapshot(self, quote_currency: str = "USD") -> PortfolioSnapshot:
         """The same state as a :class:`~genesis_core.models.PortfolioSnapshot` (Decimal)."""
@@ -582,10 +592,10 @@ def simulate(
             k.run_nb(*args, 0, False, False)
         else:
             stamps = bars.close_times() if bars.timeframe else bars.timestamp
-            t, resume = 0, False
+            t, resume, seen = 0, False, [0]
             while (t := k.run_nb(*args, t, resume, True)) < n:
                 _ask_hook(on_signal, bars, stamps, orders, t, pos, acc, equity, size_type,
-                          on_opposite == "reverse")
+                          on_opposite == "reverse", tr, seen)
                 resume = True
     else:
         equity = cash = exposure = np.empty(0)
@@ -609,19 +619,27 @@ def _entry_follows(d: int, x: int, amt: float, reverse: bool) -> bool:
 
 def _ask_hook(hook: RiskHook, bars: Bars, stamps: np.ndarray, orders: Orders, t: int,
               pos: np.ndarray, acc: np.ndarray, equity: np.ndarray, size_type: str,
-              reverse: bool) -> None:
+              reverse: bool, tr: np.ndarray, seen: list[int]) -> None:
     """Run the hook for every signal of bar t that would open a position; write back."""
     k = _k()
     names = bars.symbols
-    held = {names[j]: float(pos[j, k.P_AMT]) for j in range(len(names)) if pos[j, k.P_AMT]}
+    open_ = [j for j in range(len(names)) if pos[j, k.P_AMT]]
+    count = int(acc[k.A_NTR])
+    closed, seen[0] = tr[seen[0]:count].copy(), count
     state = PortfolioState(
         bar=t,
         timestamp=int(stamps[t]),
         cash=float(acc[k.A_CASH]), equity=float(equity[t]), peak_equity=float(acc[k.A_PEAK]),
-        positions=held,
-        entry_prices={names[j]: float(pos[j, k.P_PRICE]) for j in range(len(names))
-                      if pos[j, k.P_AMT]},
-        prices={names[j]: float(pos[j, k.P_LAST]) for j in range(len(names))})
+        positions={names[j]: float(pos[j, k.P_AMT]) for j in open_},
+        entry_prices={names[j]: float(pos[j, k.P_PRICE]) for j in open_},
+        prices={names[j]: float(pos[j, k.P_LAST]) for j in range(len(names))},
+        closed=closed,
+        entries={names[j]: (int(pos[j, k.P_BAR]), float(pos[j, k.P_PRICE]),
+                            float(pos[j, k.P_FEE])) for j in open_},
+        protective_orders=sum(int(not np.isnan(pos[j, f])) for j in open_
+                              for f in (k.P_SL, k.P_TP)),
+        day_start_equity=float(equity[np.searchsorted(
+            bars.timestamp, bars.timestamp[t] // DAY_MS * DAY_MS)]))
     types = {v: key for key, v in ENTRY_TYPES.items()}
     o = orders
     for j in range(len(names)):

@@ -95,6 +95,8 @@ class Bot:
         self.auto_trading = config.trading.auto_trading
         self.emergency = False
         self.pending: dict[str, tuple[Signal, TradeIntent, int]] = {}
+        # The close time of the last bar each symbol acted on: one decision per symbol per bar.
+        self.decided: dict[str, int] = {}
         self.recent: deque[Signal] = deque(maxlen=100)
         self.alerts = AlertRouter(config.alerts)
         self.recorder: Recorder | None = None
@@ -250,6 +252,12 @@ class Bot:
             await self._act(combined)
 
     async def _act(self, signal: Signal) -> None:
+        # Later consensus updates of the same bar (another strategy or timeframe closing at
+        # the same time) must not stack a second entry or exit on the first decision.
+        if self.decided.get(signal.symbol) == signal.timestamp:
+            self.report.decision(self.now, signal, "ignored: already decided on this bar")
+            return
+        self.decided[signal.symbol] = signal.timestamp
         side = side_of(signal)
         position = self.ledger.positions.get(signal.symbol)
         if position is not None and position.is_open:

@@ -1,0 +1,324 @@
+"""Backtesting a bot file: the live bot's strategies, consensus, intents and risk chain, replayed
+over history by the compiled simulator.
+
+The pieces are the runtime's own: ``runtime.build`` makes the components, strategies run in
+batch (bar-by-bar evaluation of a causal strategy equals its batch evaluation), signals pass
+through the same :class:`~genesis_core.consensus.Consensus` in the order the live runner would
+see them, and every entry goes through ``runtime.risk.evaluate`` with a portfolio snapshot
+kept by the runtime's :class:`~genesis_core.runtime.ledger.Ledger`, fed with the simulator's
+fills. Only the per-bar loop (fills, stops, marks) is compiled.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Mapping
+from decimal import Decimal
+
+import anyio
+import attrs
+import numpy as np
+
+from genesis_core.backtest.simulator import (
+    TRADE_FIELDS,
+    BacktestResult,
+    Bars,
+    Costs,
+    OrderProposal,
+    Orders,
+    PortfolioState,
+    simulate,
+)
+from genesis_core.config.schema import BotConfig
+from genesis_core.errors import ConfigError
+from genesis_core.indicators import atr
+from genesis_core.models import (
+    Candles,
+    Fill,
+    Liquidity,
+    OrderSide,
+    PortfolioSnapshot,
+    RiskAction,
+    Signal,
+    SignalSide,
+    timeframe_ms,
+)
+from genesis_core.plugins import Plugins
+from genesis_core.runtime.build import Components, build
+from genesis_core.runtime.intents import atr_features, entry_intent
+from genesis_core.runtime.ledger import RETURNS_KEPT, Ledger
+from genesis_core.runtime.risk import evaluate
+
+
+FAR_FUTURE = 2**62
+_COL = {name: i for i, name in enumerate(TRADE_FIELDS)}
+
+
+@attrs.frozen
+class Decision:
+    """What the risk chain decided for one entry signal."""
+
+    signal: Signal
+    action: RiskAction
+    reason: str
+    amount: Decimal | None = None
+
+
+@attrs.frozen(eq=False)
+class BotBacktest:
+    """A backtested bot: the simulation and everything that led to each order."""
+
+    config: BotConfig
+    result: BacktestResult
+    bars: Bars
+    candles: Mapping[tuple[str, str], Candles]
+    signals: list[Signal]
+    decisions: list[Decision]
+    costs: Costs
+
+
+# --------------------------------------------------------------------------- history
+
+
+def load_history(components: Components, start_ms: int = 0,
+                 end_ms: int = FAR_FUTURE) -> dict[tuple[str, str], Candles]:
+    """Candles of every configured market through the bot's data source ``history()``."""
+    source = components.data_source
+    if not source.supports_history:
+        raise ConfigError([f"data_source: plugin {source.name!r} provides no history to "
+                           "backtest on (use `replay` with CSV files, or `genesis data "
+                           "download` and the cache)"])
+
+    async def fetch() -> dict[tuple[str, str], Candles]:
+        try:
+            return {(s.symbol, s.timeframe): await source.history(s.symbol, s.timeframe,
+                                                                  start_ms, end_ms)
+                    for s in components.specs}
+        finally:
+            await source.aclose()
+
+    candles = anyio.run(fetch)
+    for (symbol, timeframe), c in candles.items():
+        if not len(c):
+            raise ConfigError([f"backtest: no {symbol} {timeframe} candles in the requested "
+                               "period"])
+    return candles
+
+
+def execution_bars(components: Components,
+                   candles: Mapping[tuple[str, str], Candles]) -> Bars:
+    """Fills happen on each symbol's smallest timeframe, which must be the same for all."""
+    finest: dict[str, str] = {}
+    for spec in components.specs:
+        best = finest.get(spec.symbol)
+        if best is None or timeframe_ms(spec.timeframe) < timeframe_ms(best):
+            finest[spec.symbol] = spec.timeframe
+    frames = set(finest.values())
+    if len(frames) != 1:
+        raise ConfigError([f"markets: a backtest needs one smallest timeframe shared by all "
+                           f"symbols, got {dict(sorted(finest.items()))}"])
+    return Bars.from_candles([candles[(symbol, tf)] for symbol, tf in finest.items()])
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def combined_signals(components: Components,
+                     candles: Mapping[tuple[str, str], Candles]) -> tuple[list[Signal],
+                                                                          list[Signal]]:
+    """Every strategy signal, and the consensus signals the runner would act on.
+
+    Signals reach the consensus in the live runner's order: by bar close time, then market
+    (config order, as the replay feed merges them), then strategy (config order). Only the
+    first non-HOLD consensus signal per symbol and bar is acted on, as in the runner.
+    """
+    order = {(s.symbol, s.timeframe): n for n, s in enumerate(components.specs)}
+    heap: list[tuple[int, int, int, int, Signal]] = []
+    for k, slot in enumerate(components.strategies):
+        for spec in slot.markets:
+            for seq, signal in enumerate(slot.strategy.generate(candles[(spec.symbol,
+                                                                         spec.timeframe)])):
+                tagged = attrs.evolve(signal, strategy=slot.label)
+                heap.append((signal.timestamp, order[(spec.symbol, spec.timeframe)], k, seq,
+                             tagged))
+    heapq.heapify(heap)
+    raw: list[Signal] = []
+    acted: list[Signal] = []
+    decided: set[tuple[str, int]] = set()
+    while heap:
+        signal = heapq.heappop(heap)[-1]
+        raw.append(signal)
+        combined = components.consensus.update(signal)
+        if combined is None or combined.side is SignalSide.HOLD:
+            continue
+        key = (combined.symbol, combined.timestamp)
+        if key not in decided:
+            decided.add(key)
+            acted.append(combined)
+    return raw, acted
+
+
+def _atr_at_close(candles: Mapping[tuple[str, str], Candles]
+                  ) -> dict[tuple[str, str], dict[int, tuple[float, float]]]:
+    """ATR(14) and the close per (symbol, timeframe), by bar close time (the runner's features)."""
+    out = {}
+    for (symbol, tf), c in candles.items():
+        values = atr(c.high, c.low, c.close, 14)
+        closes = c.timestamp + timeframe_ms(tf)
+        out[(symbol, tf)] = dict(zip(closes.tolist(),
+                                     zip(values.tolist(), c.close.tolist(), strict=True),
+                                     strict=True))
+    return out
+
+
+# --------------------------------------------------------------------------- risk
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x)))
+
+
+class RiskChain:
+    """The simulator's ``on_signal`` hook: the bot's risk policies, exactly as live.
+
+    Before each decision it replays the fills the simulator made since the previous one into a
+    runtime :class:`Ledger` (and each policy's ``on_fill``), so stateful policies (cooldowns,
+    kill-switch streaks, Kelly statistics) see the same history as in paper and live trading.
+    """
+
+    def __init__(self, config: BotConfig, components: Components, bars: Bars,
+                 signals: list[Signal], candles: Mapping[tuple[str, str], Candles]) -> None:
+        self.config = config
+        self.c = components
+        self.bars = bars
+        self.quote = config.trading.quote_currency
+        self.ledger = Ledger(Decimal(0), self.quote)
+        self.signals = {(s.symbol, s.timestamp): s for s in signals}
+        self.features = _atr_at_close(candles)
+        self.decisions: list[Decision] = []
+        self._entered: dict[str, int] = {}
+        self._fills = 0
+
+    def start(self, cash: Decimal) -> None:
+        self.ledger = Ledger(cash, self.quote)
+
+    def __call__(self, proposal: OrderProposal, state: PortfolioState) -> OrderProposal | None:
+        self._sync(state)
+        signal = self.signals[(proposal.symbol, proposal.timestamp)]
+        if not self.config.trading.auto_trading:
+            return self._refuse(signal, "runtime: auto-trading paused")
+        atr_, close = self.features[(signal.symbol, signal.timeframe)].get(
+            signal.timestamp, (np.nan, np.nan))
+        intent = entry_intent(signal, self.c.markets[signal.symbol],
+                              atr_features(atr_, close))
+        verdict = evaluate(self.c.risk, intent, self._snapshot(state))
+        if verdict.action is RiskAction.CONFIRM:
+            return self._refuse(signal, f"{verdict.reason} (nobody confirms in a backtest)",
+                                RiskAction.CONFIRM)
+        if verdict.action is RiskAction.REJECT:
+            return self._refuse(signal, verdict.reason)
+        market = self.c.markets[signal.symbol]
+        amount = market.round_amount(verdict.intent.amount)
+        problem = market.check_amount(amount)
+        if problem is not None:
+            return self._refuse(signal, f"runtime: {problem}")
+        self.decisions.append(Decision(signal, RiskAction.APPROVE, verdict.reason, amount))
+        final = verdict.intent
+        return attrs.evolve(
+            proposal, size=float(amount),
+            stop_loss=None if final.stop_loss is None else float(final.stop_loss),
+            take_profit=None if final.take_profit is None else float(final.take_profit))
+
+    def _refuse(self, signal: Signal, reason: str,
+                action: RiskAction = RiskAction.REJECT) -> None:
+        self.decisions.append(Decision(signal, action, reason))
+
+    # -- the portfolio the policies see ----------------------------------------------------
+    def _snapshot(self, state: PortfolioState) -> PortfolioSnapshot:
+        b, t = self.bars, state.bar
+        for j, symbol in enumerate(b.symbols):
+            if not np.isnan(b.close[t, j]) or symbol not in self.ledger.marks:
+                price = state.prices.get(symbol, np.nan)
+                if np.isfinite(price):
+                    self.ledger.marks[symbol] = _dec(price)
+        returns = {}
+        for j, symbol in enumerate(b.symbols):
+            closes = b.close[max(0, t - RETURNS_KEPT):t + 1, j]
+            closes = closes[~np.isnan(closes)].tolist()
+            returns[symbol] = tuple(y / x - 1 for x, y in itertools.pairwise(closes))
+        return PortfolioSnapshot(
+            timestamp=state.timestamp, cash=self.ledger.cash, equity=self.ledger.equity(),
+            positions=dict(self.ledger.positions), prices=dict(self.ledger.marks),
+            open_orders=state.protective_orders, day_start_equity=_dec(state.day_start_equity),
+            peak_equity=max(self.ledger.initial_cash, _dec(state.peak_equity)),
+            quote_currency=self.quote, returns=returns)
+
+    # -- fills since the previous decision ---------------------------------------------------
+    def _sync(self, state: PortfolioState) -> None:
+        fills: list[tuple[int, int, Fill]] = []
+        for row in state.closed:
+            symbol = self.bars.symbols[int(row[_COL["symbol"]])]
+            side, amount = int(row[_COL["side"]]), float(row[_COL["amount"]])
+            entry_bar = int(row[_COL["entry_bar"]])
+            if self._entered.pop(symbol, None) != entry_bar:
+                fills.append(self._fill(symbol, side, entry_bar, row[_COL["entry_price"]],
+                                        amount, row[_COL["entry_fee"]], "entry"))
+            if row[_COL["reason"]] != 3:  # an END trade was never sold
+                fills.append(self._fill(symbol, -side, int(row[_COL["exit_bar"]]),
+                                        row[_COL["exit_price"]], amount,
+                                        row[_COL["exit_fee"]], "exit"))
+        for symbol, (bar, price, fee) in state.entries.items():
+            if self._entered.get(symbol) != bar:
+                self._entered[symbol] = bar
+                amount = state.positions[symbol]
+                fills.append(self._fill(symbol, 1 if amount > 0 else -1, bar, price,
+                                        abs(amount), fee, "entry"))
+        for _, _, fill in sorted(fills, key=lambda f: (f[0], f[1])):
+            self.ledger.apply(fill)
+            snapshot = self.ledger.snapshot(fill.timestamp, 0)
+            for policy in self.c.risk:
+                policy.on_fill(fill, snapshot)
+
+    def _fill(self, symbol: str, side: int, bar: int, price: float, amount: float, fee: float,
+              leg: str) -> tuple[int, int, Fill]:
+        self._fills += 1
+        at = int(self.bars.timestamp[bar])
+        fill = Fill(f"bt-fill-{self._fills}", f"bt-{symbol}-{bar}-{leg}", symbol,
+                    OrderSide.BUY if side > 0 else OrderSide.SELL, _dec(amount), _dec(price),
+                    _dec(fee), self.quote, at, Liquidity.TAKER)
+        return at, self._fills, fill
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def costs_of(config: BotConfig) -> tuple[Costs, float]:
+    """Fees and starting cash: the paper executor's when the bot trades on paper."""
+    params = config.executor.params
+    cash = float(getattr(params, "initial_cash", 10_000))
+    if config.executor.plugin == "paper":
+        return Costs.from_paper(params), cash
+    return Costs(), cash
+
+
+def backtest_bot(config: BotConfig, plugins: Plugins, *,
+                 candles: Mapping[tuple[str, str], Candles] | None = None,
+                 start_ms: int = 0, end_ms: int = FAR_FUTURE) -> BotBacktest:
+    """Backtest ``config`` on its data source's history (or on ``candles``)."""
+    components = build(config, plugins)
+    if candles is None:
+        candles = load_history(components, start_ms, end_ms)
+    missing = [f"{s.symbol} {s.timeframe}" for s in components.specs
+               if (s.symbol, s.timeframe) not in candles]
+    if missing:
+        raise ConfigError([f"backtest: no candles for {', '.join(missing)}"])
+    bars = execution_bars(components, candles)
+    _, acted = combined_signals(components, candles)
+    costs, cash = costs_of(config)
+    chain = RiskChain(config, components, bars, acted, candles)
+    chain.start(_dec(cash))
+    orders = Orders.from_signals(bars, acted, size=0.0)
+    result = simulate(bars, orders, initial_cash=cash, costs=costs, size_type="amount",
+                      on_opposite="close", on_signal=chain)
+    return BotBacktest(config, result, bars, candles, acted, chain.decisions, costs)
