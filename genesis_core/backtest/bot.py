@@ -11,10 +11,14 @@ fills. Only the per-bar loop (fills, stops, marks) is compiled.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
@@ -31,6 +35,7 @@ from genesis_core.backtest.simulator import (
     simulate,
 )
 from genesis_core.config.schema import BotConfig
+from genesis_core.contracts import RiskPolicy
 from genesis_core.errors import ConfigError
 from genesis_core.indicators import atr
 from genesis_core.models import (
@@ -198,6 +203,9 @@ class RiskChain:
         self.features = _atr_at_close(candles)
         self.decisions: list[Decision] = []
         self._entered: dict[str, int] = {}
+        # Only policies that override on_fill need a snapshot after every fill.
+        self._observers = [p for p in components.risk
+                           if type(p).on_fill is not RiskPolicy.on_fill]
         self._fills = 0
 
     def start(self, cash: Decimal) -> None:
@@ -242,17 +250,12 @@ class RiskChain:
                 price = state.prices.get(symbol, np.nan)
                 if np.isfinite(price):
                     self.ledger.marks[symbol] = _dec(price)
-        returns = {}
-        for j, symbol in enumerate(b.symbols):
-            closes = b.close[max(0, t - RETURNS_KEPT):t + 1, j]
-            closes = closes[~np.isnan(closes)].tolist()
-            returns[symbol] = tuple(y / x - 1 for x, y in itertools.pairwise(closes))
         return PortfolioSnapshot(
             timestamp=state.timestamp, cash=self.ledger.cash, equity=self.ledger.equity(),
             positions=dict(self.ledger.positions), prices=dict(self.ledger.marks),
             open_orders=state.protective_orders, day_start_equity=_dec(state.day_start_equity),
             peak_equity=max(self.ledger.initial_cash, _dec(state.peak_equity)),
-            quote_currency=self.quote, returns=returns)
+            quote_currency=self.quote, returns=_Returns(b, t))
 
     # -- fills since the previous decision ---------------------------------------------------
     def _sync(self, state: PortfolioState) -> None:
@@ -276,9 +279,10 @@ class RiskChain:
                                         abs(amount), fee, "entry"))
         for _, _, fill in sorted(fills, key=lambda f: (f[0], f[1])):
             self.ledger.apply(fill)
-            snapshot = self.ledger.snapshot(fill.timestamp, 0)
-            for policy in self.c.risk:
-                policy.on_fill(fill, snapshot)
+            if self._observers:
+                snapshot = self.ledger.snapshot(fill.timestamp, 0)
+                for policy in self._observers:
+                    policy.on_fill(fill, snapshot)
 
     def _fill(self, symbol: str, side: int, bar: int, price: float, amount: float, fee: float,
               leg: str) -> tuple[int, int, Fill]:
@@ -290,22 +294,52 @@ class RiskChain:
         return at, self._fills, fill
 
 
+class _Returns(Mapping[str, tuple[float, ...]]):
+    """Each symbol's recent close-to-close returns, computed only if a policy asks (the
+    correlation guard does; most chains never look)."""
+
+    def __init__(self, bars: Bars, t: int) -> None:
+        self._bars, self._t = bars, t
+
+    def __getitem__(self, symbol: str) -> tuple[float, ...]:
+        if symbol not in self._bars.symbols:
+            raise KeyError(symbol)
+        j = self._bars.symbols.index(symbol)
+        closes = self._bars.close[max(0, self._t - RETURNS_KEPT):self._t + 1, j]
+        closes = closes[~np.isnan(closes)].tolist()
+        return tuple(y / x - 1 for x, y in itertools.pairwise(closes))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bars.symbols)
+
+    def __len__(self) -> int:
+        return len(self._bars.symbols)
+
+
 # --------------------------------------------------------------------------- the run
 
 
 def costs_of(config: BotConfig) -> tuple[Costs, float]:
-    """Fees and starting cash: the paper executor's when the bot trades on paper."""
+    """Fees and starting cash: ``backtest.costs``/``initial_cash`` if set, else the paper
+    executor's own (so paper and backtest charge the same), else Bitfinex's base tier."""
     params = config.executor.params
-    cash = float(getattr(params, "initial_cash", 10_000))
-    if config.executor.plugin == "paper":
-        return Costs.from_paper(params), cash
-    return Costs(), cash
+    paper = config.executor.plugin == "paper"
+    cash = config.backtest.initial_cash
+    if cash is None:
+        cash = getattr(params, "initial_cash", Decimal(10_000)) if paper else Decimal(10_000)
+    if config.backtest.costs is not None:
+        return Costs(**attrs.asdict(config.backtest.costs)), float(cash)
+    return (Costs.from_paper(params) if paper else Costs()), float(cash)
 
 
 def backtest_bot(config: BotConfig, plugins: Plugins, *,
                  candles: Mapping[tuple[str, str], Candles] | None = None,
-                 start_ms: int = 0, end_ms: int = FAR_FUTURE) -> BotBacktest:
-    """Backtest ``config`` on its data source's history (or on ``candles``)."""
+                 start_ms: int = 0, end_ms: int = FAR_FUTURE,
+                 trade_from_ms: int = 0) -> BotBacktest:
+    """Backtest ``config`` on its data source's history (or on ``candles``).
+
+    Bars before ``trade_from_ms`` only warm the strategies up: no entry is taken on them.
+    """
     components = build(config, plugins)
     if candles is None:
         candles = load_history(components, start_ms, end_ms)
@@ -315,6 +349,7 @@ def backtest_bot(config: BotConfig, plugins: Plugins, *,
         raise ConfigError([f"backtest: no candles for {', '.join(missing)}"])
     bars = execution_bars(components, candles)
     _, acted = combined_signals(components, candles)
+    acted = [s for s in acted if s.timestamp >= trade_from_ms]
     costs, cash = costs_of(config)
     chain = RiskChain(config, components, bars, acted, candles)
     chain.start(_dec(cash))
@@ -322,3 +357,154 @@ def backtest_bot(config: BotConfig, plugins: Plugins, *,
     result = simulate(bars, orders, initial_cash=cash, costs=costs, size_type="amount",
                       on_opposite="close", on_signal=chain)
     return BotBacktest(config, result, bars, candles, acted, chain.decisions, costs)
+
+
+# --------------------------------------------------------------------------- research glue
+
+
+def apply_params(config: BotConfig, params: Mapping[str, Any]) -> BotConfig:
+    """``config`` with dotted overrides applied: ``strategies.<label>.<param>`` and
+    ``risk.<label>.<param>``, labels as in the runtime (plugin name, then ``name_2`` ...)."""
+    strategies, risk = list(config.strategies), list(config.risk)
+    for dotted, value in params.items():
+        section, label, field = _split(dotted)
+        refs = strategies if section == "strategies" else risk
+        index = _labels(refs).get(label)
+        if index is None:
+            kind = "risk policy" if section == "risk" else "strategy"
+            have = ", ".join(_labels(refs)) or "none"
+            raise ConfigError([f"optimize.params.{dotted}: no {kind} labelled {label!r} "
+                               f"(have {have})"])
+        ref = refs[index]
+        if not hasattr(ref.params, field):
+            raise ConfigError([f"optimize.params.{dotted}: {ref.plugin} has no parameter "
+                               f"{field!r}"])
+        old = getattr(ref.params, field)
+        try:
+            new = attrs.evolve(ref.params, **{field: _like(old, value)})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError([f"optimize.params.{dotted}: {value!r}: {exc}"]) from None
+        refs[index] = attrs.evolve(ref, params=new)
+    return attrs.evolve(config, strategies=strategies, risk=risk)
+
+
+def _split(dotted: str) -> tuple[str, str, str]:
+    parts = dotted.split(".")
+    if len(parts) != 3 or parts[0] not in ("strategies", "risk"):
+        raise ConfigError([f"optimize.params.{dotted}: expected strategies.<label>.<param> or "
+                           "risk.<label>.<param>"])
+    return parts[0], parts[1], parts[2]
+
+
+def _labels(refs: list[Any]) -> dict[str, int]:
+    seen: dict[str, int] = {}
+    labels = {}
+    for i, ref in enumerate(refs):
+        seen[ref.plugin] = seen.get(ref.plugin, 0) + 1
+        labels[ref.plugin if seen[ref.plugin] == 1 else f"{ref.plugin}_{seen[ref.plugin]}"] = i
+    return labels
+
+
+def _like(old: Any, value: Any) -> Any:
+    """``value`` in the type of the parameter it replaces (YAML ranges give ints/floats)."""
+    if isinstance(old, bool) or old is None:
+        return value
+    if isinstance(old, int):
+        if float(value) != int(float(value)):
+            raise ValueError("expected a whole number")
+        return int(float(value))
+    if isinstance(old, Decimal):
+        return Decimal(str(value))
+    if isinstance(old, float):
+        return float(value)
+    return value
+
+
+def slice_candles(candles: Mapping[tuple[str, str], Candles], start_ms: int,
+                  end_ms: int) -> dict[tuple[str, str], Candles]:
+    """Bars opening in ``[start_ms, end_ms)`` of every series."""
+    out = {}
+    for key, c in candles.items():
+        lo, hi = np.searchsorted(c.timestamp, [start_ms, end_ms])
+        out[key] = c[int(lo):int(hi)]
+    return out
+
+
+def data_fingerprint(candles: Mapping[tuple[str, str], Candles]) -> str:
+    """A digest of every bar, so a cached result is only reused on identical data."""
+    digest = hashlib.sha256()
+    for (symbol, timeframe), c in sorted(candles.items()):
+        digest.update(f"{symbol}/{timeframe}/{len(c)}".encode())
+        for array in c.arrays():
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def cache_key(config: BotConfig, plugins: Plugins,
+              candles: Mapping[tuple[str, str], Candles]) -> str:
+    """What decides a backtest's outcome: config, data, and the code versions that ran it."""
+    from genesis_core.config.converter import make_converter
+
+    relevant = make_converter(Path(".")).unstructure(config)
+    for noise in ("notifiers", "storage", "metrics", "alerts"):
+        relevant.pop(noise, None)
+    relevant["backtest"] = {k: relevant["backtest"].get(k) for k in ("start", "end",
+                                                                      "initial_cash", "costs")}
+    versions = sorted((i.origin.distribution, i.origin.version) for i in plugins.info())
+    blob = json.dumps([relevant, versions, data_fingerprint(candles)], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+@attrs.frozen
+class BotEvaluator:
+    """A picklable ``params -> metrics`` function for parameter searches in worker processes.
+
+    Each process loads the plugins, the bot file and the candles once, then backtests every
+    parameter set it is given on bars ``[start, end)`` of the execution timeframe.
+    """
+
+    config_path: str
+    plugins_dir: str | None = None
+    disabled: tuple[str, ...] = ()
+    start_ms: int = 0
+    end_ms: int = FAR_FUTURE
+    warmup_bars: int = 200
+
+    def __call__(self, params: Mapping[str, Any], start: int | None = None,
+                 end: int | None = None) -> dict[str, float]:
+        config, plugins, candles, bars = _worker_state(self)
+        config = apply_params(config, params)
+        if start is not None or end is not None:
+            lo = int(bars.timestamp[start or 0])
+            hi = int(bars.timestamp[end]) if end is not None and end < bars.n_bars else (
+                FAR_FUTURE)
+            warm = int(bars.timestamp[max(0, (start or 0) - self.warmup_bars)])
+            run = backtest_bot(config, plugins, candles=slice_candles(candles, warm, hi),
+                               trade_from_ms=lo)
+        else:
+            run = backtest_bot(config, plugins, candles=candles)
+        return summary_figures(run.result)
+
+
+_WORKER: dict[BotEvaluator, tuple[Any, ...]] = {}
+
+
+def _worker_state(ev: BotEvaluator) -> tuple[Any, ...]:
+    if ev not in _WORKER:
+        from genesis_core.config import load_config
+        from genesis_core.plugins import load_plugins
+
+        plugins = load_plugins(plugins_dir=ev.plugins_dir, disabled=ev.disabled)
+        config = load_config(ev.config_path, plugins)
+        components = build(config, plugins)
+        candles = load_history(components, ev.start_ms, ev.end_ms)
+        _WORKER[ev] = (config, plugins, candles, execution_bars(components, candles))
+    return _WORKER[ev]
+
+
+def summary_figures(result: BacktestResult) -> dict[str, float]:
+    """The flat metric figures a search ranks by (every EquityStats and TradeStats field)."""
+    m = result.metrics()
+    figures = {**attrs.asdict(m.equity), **attrs.asdict(m.trades)}
+    return {k: float(v) for k, v in figures.items() if isinstance(v, int | float)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import types
 import typing
+from pathlib import PurePath
 from typing import Any
 
 import attrs
@@ -36,8 +37,17 @@ def _default(field: attrs.Attribute) -> Any:
         return None
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
         value = default.factory()
-        return attrs.asdict(value) if attrs.has(type(value)) else value
-    return getattr(default, "value", default)
+        return _plain(attrs.asdict(value)) if attrs.has(type(value)) else value
+    return _plain(getattr(default, "value", default))
+
+
+def _plain(value: Any) -> Any:
+    """Defaults as a YAML author would write them (paths as text)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, PurePath):
+        return str(value)
+    return getattr(value, "value", value)
 
 
 def describe(cls: type) -> list[dict[str, Any]]:
@@ -69,6 +79,11 @@ def config_classes() -> dict[str, type]:
         "alerts": schema.AlertsConfig,
         "storage": schema.StorageConfig,
         "metrics": schema.MetricsConfig,
+        "backtest": schema.BacktestConfig,
+        "backtest.costs": schema.CostsConfig,
+        "backtest.optimize": schema.OptimizeConfig,
+        "backtest.walk_forward": schema.WalkForwardConfig,
+        "backtest.monte_carlo": schema.MonteCarloConfig,
     }
 
 

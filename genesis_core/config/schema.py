@@ -148,6 +148,91 @@ class MetricsConfig:
     port: int = doc("TCP port.", default=9108)
 
 
+class SearchMethod(StrEnum):
+    GRID = "grid"
+    RANDOM = "random"
+
+
+@attrs.frozen
+class OptimizeConfig:
+    """A parameter search: which parameters vary, how, and what ranks the results."""
+
+    params: dict[str, Any] = doc(
+        "Dotted parameter paths (strategies.<label>.<param>, risk.<plugin>.<param>) mapped to "
+        "{range: [start, stop, step]}, {values: [...]}, or for random search "
+        "{uniform|log_uniform|int_uniform: [low, high]}.")
+    method: SearchMethod = doc("grid: every combination; random: `samples` draws.",
+                               default=SearchMethod.GRID)
+    samples: int = doc("Draws for random search.", default=50, validator=positive)
+    objective: str = doc("Metric to maximise (sharpe, sortino, calmar, profit_factor, "
+                         "total_return, ...); prefix '-' to minimise (-max_drawdown).",
+                         default="sharpe")
+    seed: int = doc("Seed of random search.", default=0)
+    workers: int | None = doc("Processes; empty means one per CPU core.", default=None)
+
+
+@attrs.frozen
+class WalkForwardConfig:
+    """Rolling train/test windows: the best in-sample parameters traded out of sample."""
+
+    train_bars: int = doc("Bars in each training window.", validator=positive)
+    test_bars: int = doc("Bars in each out-of-sample window that follows it.",
+                         validator=positive)
+    step_bars: int | None = doc("Bars between window starts; empty means test_bars.",
+                                default=None)
+    anchored: bool = doc("Every training window starts at the first bar.", default=False)
+
+
+@attrs.frozen
+class MonteCarloConfig:
+    """Resampling of the trade sequence for return and drawdown distributions."""
+
+    runs: int = doc("Simulated trade sequences.", default=10_000, validator=positive)
+    method: str = doc("bootstrap (draw trades with replacement) or shuffle (reorder them).",
+                      default="bootstrap")
+    seed: int = doc("Seed, so results are reproducible.", default=0)
+
+
+@attrs.frozen
+class CostsConfig:
+    """Fees and slippage of a backtest (a paper executor's own fees are used by default)."""
+
+    taker_fee_bps: float = doc("Taker fee in basis points.", default=20.0)
+    maker_fee_bps: float = doc("Maker fee in basis points.", default=10.0)
+    slippage_bps: float = doc("Fixed adverse move on taker fills, in basis points.",
+                              default=0.0)
+    volume_slippage_bps: float = doc("Extra basis points per unit of order size / bar volume.",
+                                     default=0.0)
+    impact_k: float = doc("Square-root impact coefficient (× volatility × √(size/volume)).",
+                          default=0.0)
+    short_funding_bps: float = doc("Borrow cost of shorts per bar, in basis points.",
+                                   default=0.0)
+
+
+@attrs.frozen
+class BacktestConfig:
+    """What `genesis backtest` runs on and writes."""
+
+    start: str | None = doc("First bar (ISO date or time, UTC); empty means all history.",
+                            default=None)
+    end: str | None = doc("End of the period (exclusive, ISO date or time, UTC).",
+                          default=None)
+    initial_cash: Decimal | None = doc("Starting cash; empty means the paper executor's.",
+                                       default=None)
+    costs: CostsConfig | None = doc("Fees and slippage; empty means the paper executor's.",
+                                    default=None)
+    report_dir: Path = doc("Folder for HTML reports and trade CSVs, relative to the YAML file.",
+                           default=Path("backtests"))
+    runs_db: Path = doc("SQLite file of stored runs (the cache), relative to the YAML file.",
+                        default=Path("backtests.db"))
+    optimize: OptimizeConfig | None = doc("Parameter search (`genesis backtest --optimize`).",
+                                          default=None)
+    walk_forward: WalkForwardConfig | None = doc(
+        "Walk-forward analysis of the `optimize` search (`--walk-forward`).", default=None)
+    monte_carlo: MonteCarloConfig = doc("Monte Carlo of the trade list (`--monte-carlo`).",
+                                        factory=MonteCarloConfig)
+
+
 @attrs.frozen
 class BotConfig:
     """One bot."""
@@ -169,6 +254,8 @@ class BotConfig:
     alerts: AlertsConfig = doc("Alert rules, cooldowns and aggregation.", factory=AlertsConfig)
     storage: StorageConfig = doc("State database.", factory=StorageConfig)
     metrics: MetricsConfig = doc("Prometheus metrics.", factory=MetricsConfig)
+    backtest: BacktestConfig = doc("Backtest period, costs, reports and research.",
+                                   factory=BacktestConfig)
 
     def components(self) -> list[tuple[str, tuple[str | int, ...], Any]]:
         """Every component reference as ``(kind, yaml path, config)``."""
