@@ -115,7 +115,8 @@ class TradingConfig:
 @attrs.frozen
 class AlertsConfig:
     """Alert rules (rule names: high_confidence, signal_conflict, confirmation_needed, fill,
-    trade_closed, order_rejected, risk_halt, emergency_stop)."""
+    trade_closed, order_rejected, risk_halt, emergency_stop, performance_change, feed_stale,
+    reconnecting, reconnected, reconnect_storm, circuit_open, circuit_closed, maintenance)."""
 
     high_confidence: float = doc("Signals above this confidence raise high_confidence.",
                                  default=0.90)
@@ -128,6 +129,17 @@ class AlertsConfig:
     burst_seconds: int = doc("Burst window length in seconds.", default=60)
     escalate_after: int = doc("Critical alerts of one rule within an hour before escalating.",
                               default=3)
+    reconnect_storm: int = doc("Reconnects within reconnect_storm_minutes that raise "
+                               "reconnect_storm (critical).", default=5, validator=positive)
+    reconnect_storm_minutes: int = doc("Window of the reconnect count.", default=10,
+                                       validator=positive)
+    feed_stale_seconds: int = doc("Live and paper bots: seconds without any market event "
+                                  "before feed_stale is raised (0: off).", default=300)
+    performance_change_pct: float = doc(
+        "Equity change (in %, either way) within performance_window_minutes that raises "
+        "performance_change (0: off).", default=5.0)
+    performance_window_minutes: int = doc("Window of the equity change.", default=1440,
+                                          validator=positive)
 
 
 @attrs.frozen

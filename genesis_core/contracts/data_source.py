@@ -8,7 +8,7 @@ from typing import ClassVar
 import attrs
 
 from genesis_core.contracts.base import Component
-from genesis_core.models import Candle, Candles, Ticker, Trade
+from genesis_core.models import Candle, Candles, ConnectionStatus, Ticker, Trade
 
 
 @attrs.frozen
@@ -28,7 +28,7 @@ class CandleClosed:
     candle: Candle
 
 
-MarketEvent = CandleClosed | Ticker | Trade
+MarketEvent = CandleClosed | Ticker | Trade | ConnectionStatus
 
 
 class DataSource(Component):

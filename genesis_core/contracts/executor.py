@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from genesis_core.contracts.base import Component
 from genesis_core.contracts.data_source import MarketEvent
-from genesis_core.models import Balance, Fill, Order, OrderRequest
+from genesis_core.models import Balance, ConnectionStatus, Fill, Order, OrderRequest
 
 
 class Executor(Component):
@@ -49,6 +49,8 @@ class Executor(Component):
     async def balances(self) -> list[Balance]:
         raise NotImplementedError
 
-    def events(self) -> AsyncIterator[Order | Fill]:
-        """Yield order updates and fills as the venue reports them."""
+    def events(self) -> AsyncIterator[Order | Fill | ConnectionStatus]:
+        """Yield order updates and fills as the venue reports them, and a
+        :class:`~genesis_core.models.ConnectionStatus` whenever the connection's health
+        changes (reconnecting, circuit breaker open/closed, maintenance)."""
         raise NotImplementedError

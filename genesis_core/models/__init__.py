@@ -1,6 +1,6 @@
 """Domain models. Market data is float64 numpy; money (amounts, prices, fees, PnL) is Decimal."""
 
-from genesis_core.models.alerts import Alert, Severity
+from genesis_core.models.alerts import Alert, ConnectionStatus, Health, Severity
 from genesis_core.models.market import (
     Candle,
     Candles,
@@ -30,7 +30,9 @@ __all__ = [
     "Balance",
     "Candle",
     "Candles",
+    "ConnectionStatus",
     "Fill",
+    "Health",
     "Liquidity",
     "Lot",
     "Market",
