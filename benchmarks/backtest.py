@@ -11,6 +11,9 @@ Usage (from the repo root)::
     combinations × bars / s.
 (c) first call in a fresh process: import + compile/load + one small simulation, with an empty
     numba cache (cold) and with the cache filled (warm), for ``simulate`` and for ``grid``.
+(d) a whole bot file through ``backtest_bot``: the ema_rsi strategy plugin, the consensus and
+    four risk_basic policies (kill_switch, max_open_positions, ATR stops, fixed_fraction)
+    called in Python once per entry signal, exactly as live; in bars/s and µs per decision.
 
 vectorbt, when installed, runs on *identical* signals (our EMA arrays, shifted one bar and
 filled at the open, which is our convention), with the same fees, slippage and stops. Each
@@ -78,6 +81,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-vectorbt", action="store_true")
     ap.add_argument("--no-first-call", action="store_true")
+    ap.add_argument("--no-bot", action="store_true")
     ap.add_argument("--vbt-grid-combos", type=int, default=100,
                     help="combinations vectorbt runs in (b) (its memory grows with this)")
     args = ap.parse_args()
@@ -180,6 +184,16 @@ def main() -> None:
                        vbt_grid_combos=k)
         del sub
 
+    if not args.no_bot:
+        bot_s, decisions = bot_pipeline(candles, max(1, args.repeat // 2))
+        print(f"(d) bot file with Python risk policies: {bot_s:.2f} s = {fmt(n / bot_s)} bars/s, "
+              f"{decisions:,} risk decisions ({bot_s / max(decisions, 1) * 1e6:.0f} µs per "
+              "decision, everything included)")
+        results.update(bot_s=bot_s, bot_decisions=decisions)
+        if "vbt_pipeline_s" in results:
+            print(f"    ours/vectorbt throughput: {results['vbt_pipeline_s'] / bot_s:.2f}× "
+                  "(vectorbt runs its simpler EMA-cross pipeline with no risk policies)")
+
     if not args.no_first_call:
         for what in ("simulate", "grid"):
             with tempfile.TemporaryDirectory() as cache:
@@ -190,6 +204,45 @@ def main() -> None:
             results[f"first_{what}_cold_s"] = cold
             results[f"first_{what}_warm_s"] = min(warm)
     print(json.dumps({k: round(v, 4) for k, v in results.items()}))
+
+
+BOT = """
+name: bench
+mode: backtest
+markets: [{symbol: RW, timeframes: [1m], min_amount: "0.0001"}]
+data_source: {plugin: replay, params: {files: []}}
+executor: {plugin: paper, params: {taker_fee_bps: 10, slippage_bps: 5}}
+strategies: [{plugin: ema_rsi}]
+risk:
+  - plugin: kill_switch
+  - plugin: max_open_positions
+  - plugin: stops
+    params: {mode: atr}
+  - plugin: fixed_fraction
+    params: {fraction: "0.5"}
+"""
+
+
+def bot_pipeline(candles: object, repeat: int) -> tuple[float, int]:
+    """Best time of ``backtest_bot`` on the candles, and its number of risk decisions."""
+    from genesis_core.backtest import backtest_bot
+    from genesis_core.config import load_config
+    from genesis_core.plugins import load_plugins
+
+    plugins = load_plugins()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bot.yaml"
+        path.write_text(BOT)
+        config = load_config(path, plugins)
+    data = {("RW", "1m"): candles}
+    backtest_bot(config, plugins, candles={k: v[:5000] for k, v in data.items()})
+    best, decisions = float("inf"), 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run = backtest_bot(config, plugins, candles=data)
+        best = min(best, time.perf_counter() - t0)
+        decisions = len(run.decisions)
+    return best, decisions
 
 
 FIRST_CALL = """

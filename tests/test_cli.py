@@ -65,11 +65,68 @@ def test_run_trades_the_paper_demo_and_prints_a_summary() -> None:
     assert "summary paper-demo: 733 bars" in result.stdout
 
 
-def test_backtest_validates_then_explains_what_is_missing() -> None:
-    result = genesis("backtest", EXAMPLES / "paper-demo.yaml")
-    assert 1 == result.returncode
-    assert "#5" in result.stderr
-    assert 1 == len(result.stderr.splitlines())
+def _demo_copy(tmp_path: Path) -> Path:
+    (tmp_path / "data").mkdir()
+    csv = EXAMPLES / "data" / "bitfinex_BTCUSD_1h.csv"
+    (tmp_path / "data" / csv.name).write_bytes(csv.read_bytes())
+    bot = tmp_path / "paper-demo.yaml"
+    bot.write_text((EXAMPLES / "paper-demo.yaml").read_text())
+    return bot
+
+
+def test_backtest_prints_a_summary_writes_the_report_and_serves_a_rerun_from_cache(
+        tmp_path: Path) -> None:
+    bot = _demo_copy(tmp_path)
+    first = genesis("backtest", bot)
+    assert 0 == first.returncode, first.stderr
+    assert "backtest paper-demo (run #1)" in first.stdout
+    assert "Sharpe" in first.stdout
+    assert "Trades" in first.stdout
+    html = tmp_path / "backtests" / "paper-demo-1.html"
+    assert html.exists()
+    assert "<svg" in html.read_text()
+    trades = (tmp_path / "backtests" / "paper-demo-1-trades.csv").read_text().splitlines()
+    assert len(trades) == 1 + 13  # header + the 13 trades the paper run also makes
+
+    again = genesis("backtest", bot, "--json")
+    assert 0 == again.returncode, again.stderr
+    assert "served from cache: run #1" in again.stderr
+    doc = json.loads(again.stdout)
+    assert doc["meta"]["run_id"] == 1
+    assert len(doc["trades"]) == 13
+
+    fresh = genesis("backtest", bot, "--no-cache", "--no-report", "--json")
+    assert json.loads(fresh.stdout)["metrics"] == doc["metrics"]
+    listed = genesis("backtest", "list", bot)
+    assert listed.returncode == 0
+    assert listed.stdout.count("paper-demo") == 2
+    compared = genesis("backtest", "compare", bot, "1", "2")
+    assert compared.returncode == 0, compared.stderr
+    missing = genesis("backtest", "compare", bot, "1", "7")
+    assert missing.returncode == 2
+    assert "run 7 not found" in missing.stderr
+    assert 1 == len(missing.stderr.splitlines())
+
+
+def test_backtest_monte_carlo_gives_percentiles(tmp_path: Path) -> None:
+    result = genesis("backtest", _demo_copy(tmp_path), "--monte-carlo", "--no-report",
+                     "--json")
+    assert 0 == result.returncode, result.stderr
+    mc = json.loads(result.stdout)["monte_carlo"]
+    assert mc["runs"] == 10_000
+    assert mc["trades"] == 13
+    pcts = list(mc["final_return_percentiles"].values())
+    assert pcts == sorted(pcts)
+
+
+def test_backtest_bad_period_is_a_one_line_error(tmp_path: Path) -> None:
+    bot = _demo_copy(tmp_path)
+    result = genesis("backtest", bot, "--start", "yesterday")
+    assert 2 == result.returncode
+    assert "backtest.start: 'yesterday' is not an ISO date/time" in result.stderr
+    late = genesis("backtest", bot, "--start", "2030-01-01")
+    assert 2 == late.returncode
+    assert "no BTCUSD 1h candles" in late.stderr
 
 
 def test_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:

@@ -63,7 +63,8 @@ def iso_utc(ms: int) -> str:
         "+00:00", "Z")
 
 
-def _stamp(ms: int) -> str:
+def stamp_utc(ms: int) -> str:
+    """``2013-10-01 00:00`` (UTC, to the minute) for tables."""
     return (_EPOCH + timedelta(milliseconds=int(ms))).strftime("%Y-%m-%d %H:%M")
 
 
@@ -87,7 +88,7 @@ def _nonfinite(v: float) -> str | None:
     return None
 
 
-def _fmt(value: Any, kind: str) -> str:
+def format_figure(value: Any, kind: str) -> str:
     """One figure as text. ``None`` (a NaN/inf that went through JSON) prints as ``n/a``."""
     if value is None:
         return "n/a"
@@ -109,18 +110,21 @@ def _fmt(value: Any, kind: str) -> str:
     return f"{v:,.2f}"
 
 
-def _table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None,
-           left: int = 1) -> list[str]:
-    """Aligned text columns: the first ``left`` columns flush left, the others flush right."""
+def text_table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None,
+               align: str = "") -> list[str]:
+    """Aligned text columns; ``align`` has one ``l``/``r`` per column (default: the first
+    flush left, the others flush right, as numbers read best)."""
     body = [list(r) for r in rows]
     allrows = [list(header), *body] if header else body
     if not allrows:
         return []
-    widths = [max(len(r[k]) for r in allrows) for k in range(len(allrows[0]))]
+    ncol = len(allrows[0])
+    align = align or "l" + "r" * (ncol - 1)
+    widths = [max(len(r[k]) for r in allrows) for k in range(ncol)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if k < left else c.rjust(w)
-                         for k, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w)
+                         for c, w, a in zip(cells, widths, align, strict=True)).rstrip()
 
     out = [line(r) for r in allrows]
     if header:
@@ -189,27 +193,30 @@ FIGURES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def figure_rows(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+def figure_rows(doc: Mapping[str, Any], *, compact: bool = False) -> list[tuple[str, str]]:
     """``(label, text)`` of every key figure of a summary doc (``to_json`` output or its
-    stored copy); a figure missing from the doc prints as ``n/a``."""
+    stored copy); a figure missing from the doc prints as ``n/a``. ``compact`` shortens the
+    period to dates and the drawdown duration to bars (for side-by-side tables)."""
     run = doc.get("run") or {}
     out = []
     for label, section, field, kind in FIGURES:
         src = run if section == "run" else (doc.get("metrics") or {}).get(section) or {}
         value = src.get(field)
         if kind == "period":
-            text = ("n/a" if value is None or run.get("end") is None
-                    else f"{_stamp(value)} → {_stamp(run['end'])} UTC")
+            cut = 10 if compact else 16
+            text = ("n/a" if value is None or run.get("end") is None else
+                    f"{stamp_utc(value)[:cut]} → {stamp_utc(run['end'])[:cut]}"
+                    + ("" if compact else " UTC"))
         elif kind == "bars":
             tf = run.get("timeframe")
-            text = _fmt(value, "int") + (f" × {tf}" if tf and value is not None else "")
+            text = format_figure(value, "int") + (f" × {tf}" if tf and value is not None else "")
         elif kind == "duration":
-            text = _fmt(value, "int") + " bars" if value is not None else "n/a"
+            text = format_figure(value, "int") + " bars" if value is not None else "n/a"
             bar = _bar_ms(run.get("timeframe"))
-            if bar and value is not None:
+            if bar and value is not None and not compact:
                 text += f" ({_span(int(value) * bar)})"
         else:
-            text = _fmt(value, kind)
+            text = format_figure(value, kind)
         out.append((label, text))
     return out
 
@@ -224,7 +231,7 @@ _CALIBRATION_COLUMNS = (("trades", "trades", "int"), ("win rate", "win_rate", "p
 
 
 def _symbol_rows(doc: Mapping[str, Any]) -> list[list[str]]:
-    return [[sym, *(_fmt(s.get(f), k) for _, f, k in _SYMBOL_COLUMNS)]
+    return [[sym, *(format_figure(s.get(f), k) for _, f, k in _SYMBOL_COLUMNS)]
             for sym, s in (doc.get("per_symbol") or {}).items()]
 
 
@@ -237,7 +244,7 @@ def _calibration_rows(doc: Mapping[str, Any]) -> list[list[str]]:
     if not any(b.get("trades") for b in buckets):
         return []  # no trade carries a confidence
     return [[_bucket_label(b, k == len(buckets) - 1),
-             *(_fmt(b.get(f), kind) for _, f, kind in _CALIBRATION_COLUMNS)]
+             *(format_figure(b.get(f), kind) for _, f, kind in _CALIBRATION_COLUMNS)]
             for k, b in enumerate(buckets)]
 
 
@@ -248,14 +255,14 @@ def summary_table(result: BacktestResult, metrics: Metrics, *, title: str) -> st
     """A plain-text report for the terminal: key figures, then the per-symbol breakdown (runs
     over several symbols) and the confidence-calibration buckets (when trades carry one)."""
     doc = _summary_doc(result, metrics)
-    lines = [title, "=" * len(title), *_table(figure_rows(doc))]
+    lines = [title, "=" * len(title), *text_table(figure_rows(doc))]
     if len(result.symbols) > 1:
         lines += ["", "Per symbol", "----------",
-                  *_table(_symbol_rows(doc), ["symbol", *(c for c, _, _ in _SYMBOL_COLUMNS)])]
+                  *text_table(_symbol_rows(doc), ["symbol", *(c for c, _, _ in _SYMBOL_COLUMNS)])]
     if rows := _calibration_rows(doc):
         lines += ["", "Confidence calibration", "----------------------",
-                  *_table(rows, ["confidence", *(c for c, _, _ in _CALIBRATION_COLUMNS)])]
-    return "\n".join(lines) + "\n"
+                  *text_table(rows, ["confidence", *(c for c, _, _ in _CALIBRATION_COLUMNS)])]
+    return "\n".join(lines)
 
 
 def _trade_records(result: BacktestResult) -> list[dict[str, Any]]:
@@ -369,7 +376,7 @@ class _Plot:
 
     def __init__(self, t_lo: float, t_hi: float, y_lo: float, y_hi: float,
                  height: int) -> None:
-        if not y_hi > y_lo:  # a flat line: give it some room
+        if not y_hi - y_lo > 1e-9 * max(abs(y_lo), abs(y_hi)):  # (nearly) flat: make room
             pad = abs(y_lo) * 0.01 or 1.0
             y_lo, y_hi = y_lo - pad, y_hi + pad
         pad = (y_hi - y_lo) * 0.04
@@ -387,18 +394,18 @@ class _Plot:
 
     def _frame(self, unit: str) -> str:
         out = []
-        step = _nice_step(self.y_hi - self.y_lo, 5)
-        v = math.ceil(self.y_lo / step) * step
-        while v <= self.y_hi:
+        step = _nice_step(self.y_hi - self.y_lo, 6)
+        first = math.ceil(self.y_lo / step)
+        for k in range(first, min(math.floor(self.y_hi / step), first + 12) + 1):
+            v = k * step  # an integer multiple: no drift, always round labels
             y = float(self.y(v))
             out.append(f'<line class="grid" x1="{self.L}" x2="{self.W - self.R}" '
                        f'y1="{y:.1f}" y2="{y:.1f}"/><text x="{self.L - 6}" y="{y + 4:.1f}" '
                        f'text-anchor="end">{_e(f"{v:,.6g}{unit}")}</text>')
-            v += step
         short = self.t_hi - self.t_lo < 3 * 86_400_000
         for k in range(6):
             t = self.t_lo + (self.t_hi - self.t_lo) * k / 5
-            stamp = _stamp(int(t))
+            stamp = stamp_utc(int(t))
             label = stamp[5:] if short else stamp[:10]
             anchor = "start" if k == 0 else "end" if k == 5 else "middle"
             out.append(f'<text x="{float(self.x(t)):.1f}" y="{self.height - 6}" '
@@ -454,7 +461,8 @@ def _price_svg(result: BacktestResult, bars: Bars, j: int) -> str:
     mine = np.flatnonzero(t.symbol == j)
     ts = result.timestamp
     prices = np.concatenate((close[idx], t.entry_price[mine], t.exit_price[mine]))
-    p = _Plot(ts[valid[0]], ts[valid[-1]], float(prices.min()), float(prices.max()), 300)
+    # the whole run's time axis, so every chart lines up under the equity curve
+    p = _Plot(ts[0], ts[-1], float(prices.min()), float(prices.max()), 300)
     tips = len(t) <= TOOLTIP_TRADES
     net = t.net_pnl
     parts = [f'<polyline class="px" points="{_points(p.x(ts[idx]), p.y(close[idx]))}"/>']
@@ -465,11 +473,11 @@ def _price_svg(result: BacktestResult, bars: Bars, j: int) -> str:
         win = "win" if net[i] > 0 else "loss"
         parts.append(_marker(
             f"mk-entry {side}", nx[k], ny[k], "up" if side == "long" else "down",
-            f"#{i + 1} {side} entry {_stamp(ts[t.entry_bar[i]])} @ {t.entry_price[i]:,.8g}"
+            f"#{i + 1} {side} entry {stamp_utc(ts[t.entry_bar[i]])} @ {t.entry_price[i]:,.8g}"
             if tips else None))
         parts.append(_marker(
             f"mk-exit {win}", ex[k], ey[k], "diamond",
-            f"#{i + 1} exit ({REASONS[t.reason[i]]}) {_stamp(ts[t.exit_bar[i]])} @ "
+            f"#{i + 1} exit ({REASONS[t.reason[i]]}) {stamp_utc(ts[t.exit_bar[i]])} @ "
             f"{t.exit_price[i]:,.8g}, net {net[i]:,.2f}" if tips else None))
     return p.svg("".join(parts), f"{bars.symbols[j]} price and trades")
 
@@ -482,9 +490,9 @@ def _calibration_svg(doc: Mapping[str, Any]) -> str:
     def y(v: float) -> float:
         return top + (1.0 - v) * (height - top - bottom)
 
-    out = []
+    axis, out = [], []
     for v in (0.0, 0.25, 0.5, 0.75, 1.0):
-        out.append(f'<line class="grid" x1="{left}" x2="{width - 14}" y1="{y(v):.1f}" '
+        axis.append(f'<line class="grid" x1="{left}" x2="{width - 14}" y1="{y(v):.1f}" '
                    f'y2="{y(v):.1f}"/><text x="{left - 6}" y="{y(v) + 4:.1f}" '
                    f'text-anchor="end">{v * 100:.0f} %</text>')
     for k, b in enumerate(buckets):
@@ -504,7 +512,7 @@ def _calibration_svg(doc: Mapping[str, Any]) -> str:
             out.append(f'<circle class="mc" cx="{mid:.1f}" cy="{y(float(mc)):.1f}" r="4.5">'
                        f"<title>mean confidence {float(mc) * 100:.1f} %</title></circle>")
     return (f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="confidence '
-            f'calibration"><g class="axis">{"".join(out[:5])}</g>{"".join(out[5:])}</svg>')
+            f'calibration"><g class="axis">{"".join(axis)}</g>{"".join(out)}</svg>')
 
 
 # --------------------------------------------------------------------------- HTML
@@ -568,11 +576,12 @@ def _monthly_html(result: BacktestResult) -> str:
         for m in range(1, 13):
             if m in got:
                 cells.append(f'<td style="{_cell_colour(got[m], scale)}">'
-                             f"{_e(_fmt(got[m], 'pct'))}</td>")
+                             f"{_e(format_figure(got[m], 'pct'))}</td>")
             else:
                 cells.append("<td></td>")
         total = math.prod(1.0 + r for r in got.values()) - 1.0
-        rows.append(f"<tr><th>{year}</th>{''.join(cells)}<th>{_e(_fmt(total, 'pct'))}</th></tr>")
+        rows.append(f"<tr><th>{year}</th>{''.join(cells)}"
+                    f"<th>{_e(format_figure(total, 'pct'))}</th></tr>")
     return f'<table class="monthly">{head}{"".join(rows)}</table>'
 
 
@@ -585,10 +594,10 @@ def _trades_html(result: BacktestResult) -> str:
     ts = result.timestamp
     net, ret = t.net_pnl, t.return_pct
     rows = [[str(i + 1), t.symbols[t.symbol[i]], "long" if t.side[i] > 0 else "short",
-             _stamp(ts[t.entry_bar[i]]), _stamp(ts[t.exit_bar[i]]),
-             _fmt(t.entry_price[i], "price"), _fmt(t.exit_price[i], "price"),
-             f"{t.amount[i]:,.6g}", _fmt(net[i], "money"), f"{ret[i]:,.2f} %",
-             _fmt(t.entry_fee[i] + t.exit_fee[i], "money"), REASONS[t.reason[i]],
+             stamp_utc(ts[t.entry_bar[i]]), stamp_utc(ts[t.exit_bar[i]]),
+             format_figure(t.entry_price[i], "price"), format_figure(t.exit_price[i], "price"),
+             f"{t.amount[i]:,.6g}", format_figure(net[i], "money"), f"{ret[i]:,.2f} %",
+             format_figure(t.entry_fee[i] + t.exit_fee[i], "money"), REASONS[t.reason[i]],
              "" if math.isnan(t.confidence[i]) else f"{t.confidence[i]:.3f}"]
             for i in range(first, n)]
     note = (f'<p class="note">Showing the last {TRADES_SHOWN:,} of {n:,} trades; the CSV '

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
 
-from genesis_core.errors import NotAvailableError
+from genesis_core.errors import ConfigError
 
 
 class _RunByDefault(click.Group):
@@ -21,15 +24,210 @@ class _RunByDefault(click.Group):
 @click.group(cls=_RunByDefault)
 def backtest() -> None:
     """Backtest a bot file on historical candles (`genesis backtest FILE`), or list and
-    compare stored runs."""
+    compare stored runs (`genesis backtest list`, `genesis backtest compare 3 4`)."""
+
+
+def parse_time(value: str | None, where: str) -> int | None:
+    """ISO date/time (UTC unless it says otherwise) or epoch milliseconds → ms."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError([f"{where}: {value!r} is not an ISO date/time or epoch ms"]) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _beside(config_file: str, path: Path) -> Path:
+    return path if path.is_absolute() else Path(config_file).resolve().parent / path
 
 
 @backtest.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--start", help="First bar (ISO date/time UTC, or epoch ms); overrides the file.")
+@click.option("--end", help="End of the period, exclusive; overrides the file.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")
+@click.option("--no-cache", is_flag=True, help="Simulate even if an identical run is stored.")
+@click.option("--no-report", is_flag=True, help="Do not write the HTML report and trade CSV.")
+@click.option("--monte-carlo", is_flag=True, help="Resample the trades (backtest.monte_carlo).")
+@click.option("--optimize", is_flag=True, help="Run the parameter search (backtest.optimize).")
+@click.option("--walk-forward", is_flag=True,
+              help="Walk-forward analysis of the search (backtest.walk_forward).")
 @click.pass_obj
-def run(state: Any, file: str) -> None:
+def run(state: Any, file: str, start: str | None, end: str | None, as_json: bool,
+        no_cache: bool, no_report: bool, monte_carlo: bool, optimize: bool,
+        walk_forward: bool) -> None:
     """Backtest the bot described in FILE on historical candles."""
     from genesis_core.config import load_config
 
-    load_config(file, state.plugins())
-    raise NotAvailableError("`genesis backtest` is being wired (issue #5); the config is valid")
+    plugins = state.plugins()
+    config = load_config(file, plugins)
+    start_ms = parse_time(start or config.backtest.start, "backtest.start") or 0
+    end_ms = parse_time(end or config.backtest.end, "backtest.end")
+    if optimize or walk_forward:
+        _research(state, file, config, start_ms, end_ms, walk_forward, as_json)
+        return
+    out = _single(config, plugins, file, start_ms, end_ms, no_cache, no_report, monte_carlo,
+                  quiet=as_json)
+    if as_json:
+        click.echo(json.dumps(out, indent=2, allow_nan=False))
+
+
+def _single(config: Any, plugins: Any, file: str, start_ms: int, end_ms: int | None,
+            no_cache: bool, no_report: bool, monte_carlo: bool, *,
+            quiet: bool) -> dict[str, Any]:
+    from genesis_core.backtest import bot as bb
+    from genesis_core.backtest.report import (
+        summary_table,
+        to_json,
+        write_html,
+        write_trades_csv,
+    )
+    from genesis_core.backtest.runs import RunStore
+    from genesis_core.runtime.build import build
+
+    components = build(config, plugins)
+    candles = bb.load_history(components, start_ms, end_ms or bb.FAR_FUTURE)
+    bars = bb.execution_bars(components, candles)
+    key = bb.cache_key(config, plugins, candles)
+    store_path = _beside(file, config.backtest.runs_db)
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    with RunStore.open(store_path) as store:
+        run_id = None if no_cache else store.find(key)
+        if run_id is not None:
+            stored = store.load(run_id)
+            result, meta = stored.result, dict(stored.meta)
+            _say(f"served from cache: run #{run_id} in {store_path} (same config, data and "
+                 "plugin versions; --no-cache to simulate again)", quiet)
+        else:
+            run = bb.backtest_bot(config, plugins, candles=candles)
+            result = run.result
+            meta = _meta(config, file, run)
+            run_id = store.save(key, meta, result, to_json(result, result.metrics(), meta))
+        metrics = result.metrics()
+    meta["run_id"] = run_id
+    doc = to_json(result, metrics, meta)
+    if not quiet:
+        click.echo(summary_table(result, metrics, title=f"backtest {config.name} (run "
+                                                        f"#{run_id})"))
+    if not no_report:
+        folder = _beside(file, config.backtest.report_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        html = write_html(folder / f"{config.name}-{run_id}.html", result, metrics, bars, meta)
+        csv = write_trades_csv(result, folder / f"{config.name}-{run_id}-trades.csv")
+        doc["report"] = {"html": str(html), "trades_csv": str(csv)}
+        _say(f"report: {html}\ntrades: {csv}", quiet)
+    if monte_carlo:
+        doc["monte_carlo"] = _monte_carlo(config, result, quiet)
+    return doc
+
+
+def _meta(config: Any, file: str, run: Any) -> dict[str, Any]:
+    from genesis_core.models import RiskAction
+
+    decisions = run.decisions
+    return {
+        "bot": config.name,
+        "config": str(Path(file).resolve()),
+        "symbols": list(run.bars.symbols),
+        "timeframe": run.bars.timeframe,
+        "signals": len(run.signals),
+        "approved": sum(d.action is RiskAction.APPROVE for d in decisions),
+        "rejected": sum(d.action is RiskAction.REJECT for d in decisions),
+        "needs_confirmation": sum(d.action is RiskAction.CONFIRM for d in decisions),
+        "costs": {k: getattr(run.costs, k) for k in ("taker_fee_bps", "maker_fee_bps",
+                                                     "slippage_bps")},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _monte_carlo(config: Any, result: Any, quiet: bool) -> dict[str, Any]:
+    from genesis_core.backtest.montecarlo import monte_carlo, trade_returns
+
+    mc = config.backtest.monte_carlo
+    outcome = monte_carlo(trade_returns(result), runs=mc.runs, method=mc.method, seed=mc.seed)
+    _say(outcome.table(), quiet)
+    return {
+        "method": outcome.method, "runs": outcome.runs, "trades": outcome.trades,
+        "seed": outcome.seed,
+        "final_return_percentiles": {f"p{k:g}": v for k, v in
+                                     outcome.return_percentiles.items()},
+        "max_drawdown_percentiles": {f"p{k:g}": v for k, v in
+                                     outcome.drawdown_percentiles.items()},
+        "observed_return": outcome.observed_return,
+        "observed_drawdown": outcome.observed_drawdown,
+        "mean_return": outcome.mean_return, "prob_loss": outcome.prob_loss,
+    }
+
+
+def _research(state: Any, file: str, config: Any, start_ms: int, end_ms: int | None,
+              walk: bool, as_json: bool) -> None:
+    from genesis_core.backtest import bot as bb
+    from genesis_core.backtest.optimize import ParamSpace, search, walk_forward
+
+    spec = config.backtest.optimize
+    if spec is None:
+        raise ConfigError([f"backtest.optimize: not set in {file}; declare the parameters to "
+                           "search (see docs/research.md)"])
+    space = ParamSpace.from_mapping(spec.params)
+    candidates = space.grid() if spec.method.value == "grid" else space.sample(spec.samples,
+                                                                                 spec.seed)
+    evaluate = bb.BotEvaluator(str(Path(file).resolve()), state.plugins_dir, state.disabled,
+                               start_ms, end_ms or bb.FAR_FUTURE)
+    for params in candidates[:1]:
+        bb.apply_params(config, params)  # a bad path fails here, before any process starts
+    if not walk:
+        found = search(evaluate, candidates, objective=spec.objective, workers=spec.workers)
+        _emit(found, as_json)
+        return
+    wf = config.backtest.walk_forward
+    if wf is None:
+        raise ConfigError([f"backtest.walk_forward: not set in {file}"])
+    n_bars = bb._worker_state(evaluate)[3].n_bars
+    found = walk_forward(evaluate, candidates, n_bars=n_bars, train_bars=wf.train_bars,
+                         test_bars=wf.test_bars, step_bars=wf.step_bars, anchored=wf.anchored,
+                         objective=spec.objective, workers=spec.workers)
+    _emit(found, as_json)
+
+
+def _emit(found: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=2, allow_nan=False))
+    else:
+        click.echo(found.table())
+
+
+def _say(text: str, quiet: bool) -> None:
+    click.echo(text, err=quiet)
+
+
+@backtest.command("list")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--limit", default=50, show_default=True, help="Most recent runs shown.")
+@click.pass_obj
+def list_runs(state: Any, file: str, limit: int) -> None:
+    """List the stored backtest runs of the bot in FILE."""
+    from genesis_core.backtest.runs import RunStore
+    from genesis_core.config import load_config
+
+    config = load_config(file, state.plugins())
+    with RunStore.open(_beside(file, config.backtest.runs_db)) as store:
+        click.echo(store.list_table(limit=limit))
+
+
+@backtest.command("compare")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("run_ids", nargs=-1, type=int, required=True)
+@click.pass_obj
+def compare(state: Any, file: str, run_ids: tuple[int, ...]) -> None:
+    """Compare stored runs of the bot in FILE side by side."""
+    from genesis_core.backtest.runs import RunStore
+    from genesis_core.config import load_config
+
+    config = load_config(file, state.plugins())
+    with RunStore.open(_beside(file, config.backtest.runs_db)) as store:
+        click.echo(store.compare(list(run_ids)))
