@@ -119,6 +119,21 @@ def test_backtest_monte_carlo_gives_percentiles(tmp_path: Path) -> None:
     assert pcts == sorted(pcts)
 
 
+def test_backtest_optimize_and_walk_forward_rank_parameter_sets(tmp_path: Path) -> None:
+    bot = _demo_copy(tmp_path)
+    found = genesis("backtest", bot, "--optimize", "--json")
+    assert 0 == found.returncode, found.stderr
+    ranked = json.loads(found.stdout)
+    assert len(ranked) == 12  # 3 fast x 2 slow x 2 fractions, declared in the example
+    sharpes = [r["sharpe"] for r in ranked]
+    assert sharpes == sorted(sharpes, reverse=True)
+    walk = genesis("backtest", bot, "--optimize", "--walk-forward", "--json")
+    assert 0 == walk.returncode, walk.stderr
+    windows = json.loads(walk.stdout)["windows"]
+    assert len(windows) == 4
+    assert all(w["window"]["test_start"] >= w["window"]["train_end"] for w in windows)
+
+
 def test_backtest_bad_period_is_a_one_line_error(tmp_path: Path) -> None:
     bot = _demo_copy(tmp_path)
     result = genesis("backtest", bot, "--start", "yesterday")

@@ -69,6 +69,7 @@ def _register_builtin_commands() -> None:
     from genesis_core.cli import (
         backtest_cmd,
         config_cmd,
+        data_cmd,
         new_cmd,
         plugins_cmd,
         run_cmd,
@@ -80,6 +81,7 @@ def _register_builtin_commands() -> None:
     cli.add_command(run_cmd.run)
     cli.add_command(backtest_cmd.backtest)
     cli.add_command(new_cmd.new)
+    cli.add_command(data_cmd.data)
     for command in (state_cmd.status, state_cmd.report, state_cmd.confirm, state_cmd.stop,
                     state_cmd.resume):
         cli.add_command(command)

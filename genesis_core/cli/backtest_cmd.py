@@ -7,9 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from genesis_core.errors import ConfigError
+
+
+SEARCH_COLUMNS = ("total_return", "max_drawdown", "trades", "win_rate", "profit_factor")
 
 
 class _RunByDefault(click.Group):
@@ -168,6 +172,7 @@ def _research(state: Any, file: str, config: Any, start_ms: int, end_ms: int | N
               walk: bool, as_json: bool) -> None:
     from genesis_core.backtest import bot as bb
     from genesis_core.backtest.optimize import ParamSpace, search, walk_forward
+    from genesis_core.backtest.report import jsonable
 
     spec = config.backtest.optimize
     if spec is None:
@@ -182,7 +187,12 @@ def _research(state: Any, file: str, config: Any, start_ms: int, end_ms: int | N
         bb.apply_params(config, params)  # a bad path fails here, before any process starts
     if not walk:
         found = search(evaluate, candidates, objective=spec.objective, workers=spec.workers)
-        _emit(found, as_json)
+        if as_json:
+            click.echo(json.dumps(jsonable(found.records()), indent=2, allow_nan=False))
+        else:
+            metric = spec.objective.lstrip("-")
+            shown = [metric, *(c for c in SEARCH_COLUMNS if c != metric)]
+            click.echo(found.table(top=20, columns=shown))
         return
     wf = config.backtest.walk_forward
     if wf is None:
@@ -191,12 +201,8 @@ def _research(state: Any, file: str, config: Any, start_ms: int, end_ms: int | N
     found = walk_forward(evaluate, candidates, n_bars=n_bars, train_bars=wf.train_bars,
                          test_bars=wf.test_bars, step_bars=wf.step_bars, anchored=wf.anchored,
                          objective=spec.objective, workers=spec.workers)
-    _emit(found, as_json)
-
-
-def _emit(found: Any, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(found.as_dict(), indent=2, allow_nan=False))
+        click.echo(json.dumps(jsonable(attrs.asdict(found)), indent=2, allow_nan=False))
     else:
         click.echo(found.table())
 
