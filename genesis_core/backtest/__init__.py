@@ -3,7 +3,8 @@
 ``simulate(data, orders)`` runs signals or order arrays over candles of one or several symbols
 and returns trades, the equity curve and costs; ``metrics.compute(result)`` (or
 ``result.metrics()``) derives the performance figures; ``grid`` runs many parameter
-combinations in parallel. Numba is imported on the first simulation, not on import.
+combinations in parallel; ``backtest_bot`` backtests a whole bot file with its own
+strategies, consensus and risk policies (the way the live runner uses them).
 See ``docs/backtesting.md``.
 """
 
