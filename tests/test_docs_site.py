@@ -71,4 +71,11 @@ def test_tutorial_runs_as_written(tmp_path, tutorial_env) -> None:
     assert "strategy_breakout  (genesis-strategy-breakout 0.1.0)" in joined
     assert "2 passed" in joined
     assert "ok: bot.yaml: bot 'breakout-paper'" in joined
+    assert "backtest breakout-paper (run #1)" in joined
+    assert (work / "backtests" / "breakout-paper-1.html").exists()
+    assert "3 candidates, 3 scored, 0 errors" in joined
     assert "summary breakout-paper: 733 bars" in joined
+    # The paper run ends where the backtest of the same file ended.
+    backtest_equity = re.search(r"Final equity\s+([\d,.]+)", joined).group(1)
+    paper_equity = re.search(r"-> ([\d.]+) \(", joined).group(1)
+    assert backtest_equity.replace(",", "") == paper_equity
