@@ -78,6 +78,7 @@ def test_candles_csv_round_trip_on_real_data(tmp_path) -> None:
     again = Candles.from_csv(copy)
     for a, b in zip(candles.arrays(), again.arrays(), strict=True):
         assert a.tolist() == b.tolist()
+    assert copy.read_bytes() == source.read_bytes()
 
 
 def test_csv_errors_name_file_and_line(tmp_path) -> None:

@@ -8,7 +8,6 @@ from genesis_core.history.cache import (
     Grid,
     HistoryError,
     Span,
-    format_value,
     write_csv,
 )
 from genesis_core.history.download import (
@@ -34,7 +33,6 @@ __all__ = [
     "Progress",
     "Span",
     "download",
-    "format_value",
     "plan_chunks",
     "print_progress",
     "write_csv",

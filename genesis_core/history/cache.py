@@ -27,7 +27,7 @@ from sqlite_utils.migrations import Migrations
 
 from genesis_core.errors import DataError, GenesisError
 from genesis_core.models import Candles, format_ts, timeframe_ms
-from genesis_core.models.market import CSV_HEADER
+from genesis_core.models.market import csv_number
 
 
 DEFAULT_PATH = Path("genesis-data.db")
@@ -95,23 +95,10 @@ class Gaps:
     unfetched: list[Span]
 
 
-def format_value(value: float) -> str:
-    """A float as the shared CSV files write it: shortest round-trip digits, no exponent,
-    no trailing ``.0`` (``126.5``, ``2``, ``0.00006824``)."""
-    text = repr(value)
-    if "e" in text:
-        return np.format_float_positional(value, trim="-")
-    return text[:-2] if text.endswith(".0") else text
-
-
 def write_csv(candles: Candles, path: str | Path) -> None:
-    """Write the documented format: header, one bar a line, ``\\n`` line ends."""
-    columns = [candles.timestamp.tolist(), *(getattr(candles, f).tolist() for f in _FIELDS)]
-    lines = [",".join(CSV_HEADER)]
-    lines += [f"{ts}," + ",".join(map(format_value, values))
-              for ts, *values in zip(*columns, strict=True)]
+    """Write the documented format (:meth:`Candles.to_csv`), errors as one line."""
     try:
-        Path(path).write_text("\n".join(lines) + "\n", newline="")
+        candles.to_csv(path)
     except OSError as exc:
         raise HistoryError(f"{path}: cannot write: {exc.strerror}") from None
 
@@ -319,8 +306,8 @@ class CandleCache:
             if old is not None and old != new:
                 field, was, now = next(d for d in zip(_FIELDS, old, new, strict=True)
                                        if d[1] != d[2])
-                raise DataError(f"{where(i)}: {field} {format_value(now)} differs from the "
-                                f"cached {format_value(was)} ({key[0]})")
+                raise DataError(f"{where(i)}: {field} {csv_number(now)} differs from the "
+                                f"cached {csv_number(was)} ({key[0]})")
 
     def _cover(self, key: tuple[str, str, str], span: Span) -> None:
         """Record ``span`` as fetched, merged with every range it touches or overlaps."""

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from genesis_core import Candles, DataError
-from genesis_core.history import CandleCache, Grid, HistoryError, Span, format_value
+from genesis_core.history import CandleCache, Grid, HistoryError, Span
+from genesis_core.models.market import csv_number
 from genesis_core.storage import Store
 
 from .conftest import HOUR, T0, bar, shared
@@ -37,7 +38,7 @@ def test_csv_round_trip_is_byte_identical(cache: CandleCache, tmp_path: Path, na
 
 def test_values_are_written_like_the_shared_files() -> None:
     assert ["126.5", "2", "0.00006824", "9.30124609", "65000"] == [
-        format_value(v) for v in (126.5, 2.0, 6.824e-05, 9.30124609, 65000.0)]
+        csv_number(v) for v in (126.5, 2.0, 6.824e-05, 9.30124609, 65000.0)]
 
 
 def test_gaps_inside_an_imported_file_are_venue_gaps(cache: CandleCache) -> None:
