@@ -51,6 +51,9 @@ class Consensus:
         self._min_score = min_score
         self._fresh_bars = fresh_bars
         self._latest: dict[tuple[str, str, str], Signal] = {}
+        #: Per symbol, the vote that led the last consensus signal (its stops were used):
+        #: what a backtest attributes the resulting trade to.
+        self.leads: dict[str, Signal] = {}
 
     def update(self, signal: Signal) -> Signal | None:
         """Record ``signal`` and return the consensus for its symbol at its time, if any."""
@@ -75,6 +78,7 @@ class Consensus:
         side = SignalSide.BUY if score > 0 else SignalSide.SELL
         winners = [s for _, _, s in votes if s is not None and s.side is side]
         lead = max(winners, key=lambda s: (s.confidence, s.timestamp))
+        self.leads[symbol] = lead
         parts = [f"{s.strategy}@{s.timeframe} {s.side.value} {s.confidence:.2f}"
                  for _, _, s in votes if s is not None and s.side is not SignalSide.HOLD]
         conflicts = [f"{s.strategy}@{s.timeframe} {s.side.value}" for _, _, s in votes

@@ -24,6 +24,7 @@ import anyio
 import attrs
 import numpy as np
 
+from genesis_core.backtest.metrics import TradeStats, trade_stats
 from genesis_core.backtest.simulator import (
     TRADE_FIELDS,
     BacktestResult,
@@ -81,6 +82,19 @@ class BotBacktest:
     signals: list[Signal]
     decisions: list[Decision]
     costs: Costs
+    #: (symbol, signal close time) -> the vote that led the consensus (``strategy@tf``).
+    leads: Mapping[tuple[str, int], str] = attrs.field(factory=dict)
+
+    def per_strategy(self) -> dict[str, TradeStats]:
+        """Trade statistics per leading strategy vote (who the consensus followed)."""
+        t = self.result.trades
+        closes = self.bars.close_times()
+        labels = np.array([self.leads.get((self.bars.symbols[int(s)], int(closes[b])), "?")
+                           for s, b in zip(t.symbol, t.signal_bar, strict=True)], dtype=object)
+        net, held = t.net_pnl, t.exit_bar - t.entry_bar
+        return {str(label): trade_stats(net[labels == label], fees=t.fees[labels == label],
+                                        bars_held=held[labels == label])
+                for label in sorted(set(labels.tolist()))}
 
 
 # --------------------------------------------------------------------------- history
@@ -129,10 +143,10 @@ def execution_bars(components: Components,
 # --------------------------------------------------------------------------- signals
 
 
-def combined_signals(components: Components,
-                     candles: Mapping[tuple[str, str], Candles]) -> tuple[list[Signal],
-                                                                          list[Signal]]:
-    """Every strategy signal, and the consensus signals the runner would act on.
+def combined_signals(components: Components, candles: Mapping[tuple[str, str], Candles]
+                     ) -> tuple[list[Signal], list[Signal], dict[tuple[str, int], str]]:
+    """Every strategy signal, the consensus signals the runner would act on, and for each of
+    those the leading vote (``strategy@timeframe``) by (symbol, close time).
 
     Signals reach the consensus in the live runner's order: by bar close time, then market
     (config order, as the replay feed merges them), then strategy (config order). Only the
@@ -150,6 +164,7 @@ def combined_signals(components: Components,
     heapq.heapify(heap)
     raw: list[Signal] = []
     acted: list[Signal] = []
+    leads: dict[tuple[str, int], str] = {}
     decided: set[tuple[str, int]] = set()
     while heap:
         signal = heapq.heappop(heap)[-1]
@@ -161,7 +176,9 @@ def combined_signals(components: Components,
         if key not in decided:
             decided.add(key)
             acted.append(combined)
-    return raw, acted
+            lead = components.consensus.leads[combined.symbol]
+            leads[key] = f"{lead.strategy}@{lead.timeframe}"
+    return raw, acted, leads
 
 
 def _atr_at_close(candles: Mapping[tuple[str, str], Candles]
@@ -348,7 +365,7 @@ def backtest_bot(config: BotConfig, plugins: Plugins, *,
     if missing:
         raise ConfigError([f"backtest: no candles for {', '.join(missing)}"])
     bars = execution_bars(components, candles)
-    _, acted = combined_signals(components, candles)
+    _, acted, leads = combined_signals(components, candles)
     acted = [s for s in acted if s.timestamp >= trade_from_ms]
     costs, cash = costs_of(config)
     chain = RiskChain(config, components, bars, acted, candles)
@@ -356,7 +373,7 @@ def backtest_bot(config: BotConfig, plugins: Plugins, *,
     orders = Orders.from_signals(bars, acted, size=0.0)
     result = simulate(bars, orders, initial_cash=cash, costs=costs, size_type="amount",
                       on_opposite="close", on_signal=chain)
-    return BotBacktest(config, result, bars, candles, acted, chain.decisions, costs)
+    return BotBacktest(config, result, bars, candles, acted, chain.decisions, costs, leads)
 
 
 # --------------------------------------------------------------------------- research glue

@@ -118,6 +118,7 @@ def _single(config: Any, plugins: Any, file: str, start_ms: int, end_ms: int | N
     if not quiet:
         click.echo(summary_table(result, metrics, title=f"backtest {config.name} (run "
                                                         f"#{run_id})"))
+        click.echo(_per_strategy_table(meta.get("per_strategy") or {}))
     if not no_report:
         folder = _beside(file, config.backtest.report_dir)
         folder.mkdir(parents=True, exist_ok=True)
@@ -145,8 +146,20 @@ def _meta(config: Any, file: str, run: Any) -> dict[str, Any]:
         "needs_confirmation": sum(d.action is RiskAction.CONFIRM for d in decisions),
         "costs": {k: getattr(run.costs, k) for k in ("taker_fee_bps", "maker_fee_bps",
                                                      "slippage_bps")},
+        "per_strategy": {k: attrs.asdict(v) for k, v in run.per_strategy().items()},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _per_strategy_table(per: dict[str, Any]) -> str:
+    from genesis_core.backtest.report import format_figure, text_table
+
+    rows = [[name, str(s["trades"]), format_figure(s["win_rate"], "pct"),
+             format_figure(s["net_profit"], "money"), format_figure(s["profit_factor"], "ratio")]
+            for name, s in per.items()]
+    head = ["leading vote", "trades", "win rate", "net profit", "profit factor"]
+    return "\n".join(["", "Per strategy (the vote the consensus followed)",
+                      "-" * 46, *text_table(rows, head, "lrrrr")])
 
 
 def _monte_carlo(config: Any, result: Any, quiet: bool) -> dict[str, Any]:

@@ -143,3 +143,16 @@ def test_stateful_scenario_exercises_the_policies(tmp_path: Path) -> None:
     for policy in ("cooldown", "confidence_bands", "volatility_filter"):
         assert f"{policy}:" in reasons, policy
     assert any(d.action is RiskAction.APPROVE for d in bt.decisions)
+
+
+def test_per_strategy_breakdown_attributes_every_trade_to_the_leading_vote(
+        tmp_path: Path) -> None:
+    plugins = load_plugins()
+    path = tmp_path / "bot.yaml"
+    path.write_text(DEMO)
+    run = backtest_bot(load_config(path, plugins), plugins)
+    per = run.per_strategy()
+    assert set(per) == {"ema_rsi@1h", "fvg@1h"}  # both strategies led some trades
+    assert sum(s.trades for s in per.values()) == len(run.result.trades)
+    total = sum(s.net_profit for s in per.values())
+    assert total == pytest.approx(float(run.result.trades.net_pnl.sum()), rel=1e-12)
