@@ -220,6 +220,7 @@ class RiskChain:
         self.features = _atr_at_close(candles)
         self.decisions: list[Decision] = []
         self._entered: dict[str, int] = {}
+        self._synced_bar = -1
         # Only policies that override on_fill need a snapshot after every fill.
         self._observers = [p for p in components.risk
                            if type(p).on_fill is not RiskPolicy.on_fill]
@@ -229,7 +230,9 @@ class RiskChain:
         self.ledger = Ledger(cash, self.quote)
 
     def __call__(self, proposal: OrderProposal, state: PortfolioState) -> OrderProposal | None:
-        self._sync(state)
+        if state.bar != self._synced_bar:  # one state per bar, however many symbols signal
+            self._synced_bar = state.bar
+            self._sync(state)
         signal = self.signals[(proposal.symbol, proposal.timestamp)]
         if not self.config.trading.auto_trading:
             return self._refuse(signal, "runtime: auto-trading paused")
