@@ -39,10 +39,15 @@ async def _run_bot(bot: Any) -> None:
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--quiet", is_flag=True, help="Print only alerts and the final summary.")
-@click.option("--fresh", is_flag=True, help="Delete the bot's state database first.")
+@click.option("--fresh", is_flag=True,
+              help="Delete the bot's state database first: start over instead of resuming.")
 @click.pass_obj
 def run(state: Any, file: str, quiet: bool, fresh: bool) -> None:
-    """Run the bot described in FILE (live or paper, as its `mode` says)."""
+    """Run the bot described in FILE (live or paper, as its `mode` says).
+
+    If its database holds a run (stopped, or killed), that run is resumed: positions, orders
+    and brackets are taken back and reconciled with the executor by client order id.
+    """
     from genesis_core.runtime import Bot
 
     config = _load(state, file)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from typing import ClassVar
 
 from genesis_core.contracts.base import Component
@@ -20,6 +21,10 @@ class Executor(Component):
 
     kind: ClassVar[str] = "executor"
     supports_oco: ClassVar[bool] = False
+    #: The venue lives in this process and dies with it (paper): a bot resumed after a crash
+    #: re-seeds it with :meth:`restore`. Any other venue outlives the bot: a resumed bot
+    #: reconciles with it by client order id, and every order is on disk before it is sent.
+    in_process: ClassVar[bool] = False
 
     async def connect(self) -> None:
         """Open connections and authenticate."""
@@ -54,3 +59,23 @@ class Executor(Component):
         :class:`~genesis_core.models.ConnectionStatus` whenever the connection's health
         changes (reconnecting, circuit breaker open/closed, maintenance)."""
         raise NotImplementedError
+
+    # -- crash recovery (optional) ---------------------------------------------------------
+    async def fills(self, client_order_id: str) -> list[Fill] | None:
+        """Every fill of one order as the venue recorded it (ids, prices, fees).
+
+        A resumed bot books the ones it missed while it was down, once each (by fill id).
+        ``None``, the default, means the venue cannot list them: the bot then books the filled
+        amount it has no fills for as one fill at the order's average price, fee unknown (0).
+        """
+        return None
+
+    def restore(self, orders: Sequence[Order], fills: Sequence[Fill], cash: Decimal,
+                now_ms: int) -> None:
+        """Re-seed an ``in_process`` venue from the bot's database after a crash.
+
+        ``orders``: every order the venue had acknowledged (final ones too), as last recorded;
+        ``fills``: every fill, in order; ``cash``: the quote balance the run started with;
+        ``now_ms``: close time of the last market event the bot processed.
+        """
+        raise NotImplementedError(f"executor {self.name!r} is not an in-process venue")

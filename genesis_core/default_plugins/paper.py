@@ -12,12 +12,17 @@ Fill model (the backtester uses the same one, so paper and backtest agree on the
 * Fees are charged in the quote currency. Everything is ``Decimal`` and reconciles exactly.
 
 Orders fill in full; partial fills are modelled by venue simulators (see exchange_bitfinex).
+
+Crash recovery: the simulated venue dies with the process, so a resumed bot re-seeds it with
+:meth:`PaperExecutor.restore` from its database (orders, fills, starting cash, the last bar it
+processed). The restored venue is the one the bot had at its last checkpoint, down to order
+and fill ids, so the resumed run trades exactly like an uninterrupted one.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 
 import anyio
@@ -68,6 +73,7 @@ class PaperExecutor(Executor):
 
     name = "paper"
     Params = PaperParams
+    in_process = True
 
     def __init__(self, params: PaperParams) -> None:
         super().__init__(params)
@@ -95,6 +101,20 @@ class PaperExecutor(Executor):
                 yield self._events.popleft()
             self._wakeup = anyio.Event()
             await self._wakeup.wait()
+
+    def restore(self, orders: Sequence[Order], fills: Sequence[Fill], cash: Decimal,
+                now_ms: int) -> None:
+        """Become the venue the bot recorded: its orders, the cash and positions its fills left,
+        the fill counter and the clock (the close of the last bar the bot processed)."""
+        self._orders = {o.client_order_id: o for o in orders}
+        self.cash, self.positions = cash, {}
+        for fill in fills:  # the same arithmetic as _fill, so every Decimal comes out equal
+            self.cash -= fill.side.sign * fill.notional + fill.fee
+            self.positions[fill.symbol] = self.positions.get(
+                fill.symbol, Position(fill.symbol)).apply(fill)
+        self._fill_seq = len(fills)
+        self._clock = now_ms
+        self._events.clear()
 
     # -- commands --------------------------------------------------------------------------
     async def submit(self, request: OrderRequest) -> Order:

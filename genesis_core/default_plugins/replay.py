@@ -1,9 +1,13 @@
-"""The replay data source: stored candles (CSV files) played as a live feed."""
+"""The replay data source: stored candles (CSV files) played as a live feed.
+
+A resumed bot calls :meth:`ReplaySource.skip_through` with the last bar it processed per market,
+so the replay continues after it at once instead of waiting through the bars again.
+"""
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import anyio
@@ -44,6 +48,11 @@ class ReplaySource(DataSource):
     def __init__(self, params: ReplayParams) -> None:
         super().__init__(params)
         self._cache: dict[tuple[str, str], Candles] = {}
+        self._done: dict[tuple[str, str], int] = {}
+
+    def skip_through(self, last_processed: Mapping[tuple[str, str], int]) -> None:
+        """Start each (symbol, timeframe) after the bar opening at the given ms (resuming)."""
+        self._done = dict(last_processed)
 
     def candles(self, symbol: str, timeframe: str) -> Candles:
         key = (symbol, timeframe)
@@ -65,8 +74,10 @@ class ReplaySource(DataSource):
     async def stream(self, markets: Sequence[MarketSpec]) -> AsyncIterator[MarketEvent]:
         # Merge all series by close time, so a 1h bar comes after the 5m bars inside it.
         series = [(m, self.candles(m.symbol, m.timeframe)) for m in markets]
-        heap = [(int(c.timestamp[0]) + timeframe_ms(m.timeframe), n, 0)
-                for n, (m, c) in enumerate(series) if len(c)]
+        starts = [int(c.timestamp.searchsorted(self._done[key], side="right"))
+                  if (key := (m.symbol, m.timeframe)) in self._done else 0 for m, c in series]
+        heap = [(int(c.timestamp[i]) + timeframe_ms(m.timeframe), n, i)
+                for n, ((m, c), i) in enumerate(zip(series, starts, strict=True)) if i < len(c)]
         heapq.heapify(heap)
         previous_close: int | None = None
         while heap:

@@ -47,7 +47,7 @@ class RunnerControl:
         return [signal for signal, _, _ in self._bot.pending.values()]
 
     async def set_auto_trading(self, enabled: bool) -> None:
-        self._bot.auto_trading = enabled
+        self._bot.set_auto_trading(enabled)
 
     async def confirm(self, signal_id: str) -> str:
         return await self._bot.confirm(signal_id)

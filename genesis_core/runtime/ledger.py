@@ -61,6 +61,16 @@ class Ledger:
             self._day, self.day_start = day, equity
         self.peak = max(self.peak, equity)
 
+    @property
+    def day(self) -> int:
+        """The UTC day (ms // DAY_MS) of the last mark; -1 before the first."""
+        return self._day
+
+    def restore_day(self, peak: Decimal, day_start: Decimal, day: int) -> None:
+        """Take back the peak and start-of-day equity of a checkpoint (marks replayed while
+        resuming move them as if the positions had been held at those old prices)."""
+        self.peak, self.day_start, self._day = peak, day_start, day
+
     def equity(self) -> Decimal:
         value = self.cash
         for symbol, position in self.positions.items():

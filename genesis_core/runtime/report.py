@@ -8,7 +8,10 @@ from typing import TextIO
 
 import attrs
 
-from genesis_core.models import Fill, Order, Signal, format_ts
+from genesis_core.models import Fill, Order, OrderStatus, Signal, format_ts
+
+
+_TRANSIENT = frozenset({OrderStatus.PENDING, OrderStatus.SUBMITTED})
 
 
 @attrs.frozen
@@ -59,6 +62,8 @@ class Reporter:
         self.line(at_ms, f"RISK   {signal.symbol} {signal.side.value}: {verdict}")
 
     def order(self, order: Order) -> None:
+        if order.status in _TRANSIENT:
+            return  # recorded, but the terminal shows where orders end up
         r = order.request
         price = f" @ {r.price}" if r.price else (f" stop {r.stop_price}" if r.stop_price else "")
         self.line(order.updated_at, f"ORDER  {r.client_order_id[:10]} {r.symbol} {r.side.value} "

@@ -9,14 +9,19 @@ Everything happens in one event loop, one market event at a time, in this order:
 4. new signals go through the consensus, the risk chain and the order path.
 
 Notifiers run in their own tasks behind bounded queues, so a slow one never delays trading.
+
+State goes to SQLite in whole units (a market event, an executor report), so a killed bot's
+database is always at a consistency point; ``genesis run`` on such a database resumes the run
+(see :mod:`genesis_core.runtime.recovery` and docs/runtime.md#crash-recovery).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -28,7 +33,6 @@ import attrs
 from genesis_core.alerts import AlertRouter
 from genesis_core.config.schema import BotConfig
 from genesis_core.contracts import CandleClosed, MarketEvent
-from genesis_core.errors import GenesisError
 from genesis_core.indicators.streaming import ATRStream
 from genesis_core.metrics import Metrics
 from genesis_core.models import (
@@ -41,6 +45,7 @@ from genesis_core.models import (
     OrderSide,
     OrderStatus,
     OrderType,
+    Position,
     RiskAction,
     Severity,
     Signal,
@@ -49,12 +54,13 @@ from genesis_core.models import (
     format_ts,
 )
 from genesis_core.plugins import Plugins
+from genesis_core.runtime import recovery
 from genesis_core.runtime.buffers import CandleBuffer
 from genesis_core.runtime.build import Components, build
 from genesis_core.runtime.control import RunnerControl
 from genesis_core.runtime.intents import atr_features, entry_intent, side_of
 from genesis_core.runtime.ledger import Ledger
-from genesis_core.runtime.orders import OrderPath
+from genesis_core.runtime.orders import Booked, Bracket, OrderPath, Reconciled
 from genesis_core.runtime.recorder import Recorder
 from genesis_core.runtime.report import Reporter, Summary
 from genesis_core.runtime.risk import evaluate
@@ -87,7 +93,8 @@ class Bot:
         self.report = Reporter(out, quiet)
         self.counts = Counts()
         self.ledger = Ledger(Decimal(0))
-        self.orders = OrderPath(config.name, self.c.executor, self._order_changed)
+        self.orders = OrderPath(config.name, self.c.executor, self._order_changed,
+                                self._bracket_changed, clock=lambda: self.now)
         self.buffers = {(s.symbol, s.timeframe): CandleBuffer(s.symbol, s.timeframe)
                         for s in self.c.specs}
         self.atr = {(s.symbol, s.timeframe): ATRStream(14) for s in self.c.specs}
@@ -100,14 +107,20 @@ class Bot:
         self.recent: deque[Signal] = deque(maxlen=100)
         self.alerts = AlertRouter(config.alerts)
         self.recorder: Recorder | None = None
+        self.saved: recovery.Saved | None = None  # set when the database holds a run to resume
         if record:
             store = Store.open(config.storage.path)
-            if store.load_signals() or store.load_fills():
+            try:
+                self.saved = recovery.load(store, config)
+            except BaseException:
                 store.close()
-                raise GenesisError(
-                    f"{config.storage.path} already holds a run of this bot; resuming is not "
-                    "supported yet: use `genesis run --fresh` to start over")
+                raise
             self.recorder = Recorder(store)
+        self.cursor: dict[recovery.MarketKey, int] = {}  # last bar processed, per market
+        self._fill_ids: set[str] = set()
+        self._booked: dict[str, Booked] = {}  # what booked fills cover, per client order id
+        self._depth = 0  # units of work under way (see _unit)
+        self._cut_short = False  # a unit ended by an exception or a cancellation
         self.metrics = Metrics(config.name)
         self._metrics_server: Any = None
         self.now = 0
@@ -124,17 +137,21 @@ class Bot:
         await executor.connect()
         try:
             quote = self.config.trading.quote_currency
-            balances = await executor.balances()
-            cash = sum((b.total for b in balances if b.currency == quote), Decimal(0))
-            self.ledger = Ledger(cash, quote)
+            if self.saved is None:
+                balances = await executor.balances()
+                cash = sum((b.total for b in balances if b.currency == quote), Decimal(0))
+                self.ledger = Ledger(cash, quote)
+            else:
+                self._restore(self.saved, quote)
             self.orders.quote = self.ledger.quote
+            if self.recorder is not None and not executor.in_process:
+                self.orders.write_ahead = self.recorder.commit_now
             self.plugins.hook.bot_started(config=self.config)
             if self.config.metrics.enabled:
                 self._metrics_server = self.metrics.serve(self.config.metrics.host,
                                                           self.config.metrics.port)
-            self._write(lambda s: s.set_flag("auto_trading", self.auto_trading, 0))
-            self._write(lambda s: s.audit(0, "bot", self.config.name, "started",
-                                          {"cash": str(cash), "mode": self.config.mode.value}))
+            if self.saved is None:
+                self._record_start()
             async with anyio.create_task_group() as tg:
                 if self.recorder is not None:
                     tg.start_soon(self.recorder.run)
@@ -143,6 +160,8 @@ class Bot:
                 for notifier in self.c.notifiers:
                     tg.start_soon(notifier.serve, control)
                 tg.start_soon(self._pump_executor)
+                if self.saved is not None:
+                    await self._reconcile()
                 async for event in self.c.data_source.stream(self.c.specs):
                     await self._on_market(event)
                 tg.cancel_scope.cancel()
@@ -156,6 +175,10 @@ class Bot:
         return self.summary()
 
     async def _close(self, reason: str) -> None:
+        if self._cut_short and self.c.executor.in_process and self.recorder is not None:
+            # A market event cut short: its venue dies with us, so keep the database at the
+            # last checkpoint and let a resumed run process that event again, whole.
+            self.recorder.discard_unfinished()
         # Deliver what is still queued (the delivery tasks were cancelled with the task group),
         # each notifier bounded so a dead one cannot hold the shutdown forever.
         self._deliver_all(self.alerts.flush(self.now, force=True))
@@ -182,6 +205,26 @@ class Bot:
         if self.recorder is not None:
             self.recorder.write(fn)
 
+    @contextlib.contextmanager
+    def _unit(self) -> Iterator[None]:
+        # A market event or an executor report, handled whole: when none is under way any more
+        # the state queued so far is consistent and may be committed.
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._cut_short = True
+            raise
+        finally:
+            self._depth -= 1
+        if self._depth == 0 and self.recorder is not None:
+            self.recorder.checkpoint()
+
+    def _checkpoint(self) -> recovery.Checkpoint:
+        ledger = self.ledger
+        return recovery.Checkpoint(self.now, dict(self.cursor), ledger.peak, ledger.day_start,
+                                   ledger.day, self.counts.signals)
+
     def summary(self) -> Summary:
         return Summary(
             bot=self.config.name, bars=self.counts.bars, signals=self.counts.signals,
@@ -191,8 +234,102 @@ class Bot:
             final_equity=self.ledger.equity(),
             open_positions=sum(p.is_open for p in self.ledger.positions.values()))
 
+    # -- crash recovery ----------------------------------------------------------------------
+    def _record_start(self) -> None:
+        cash, config = self.ledger.cash, self.config
+        run = {**recovery.identity(config), "initial_cash": str(cash)}
+        checkpoint = self._checkpoint().to_data()
+        self._write(lambda s: s.set_flag("auto_trading", self.auto_trading, 0))
+        self._write(lambda s: s.audit(0, "bot", config.name, "started",
+                                      {"cash": str(cash), "mode": config.mode.value}))
+        self._write(lambda s: s.save_runtime(recovery.RUN, run, 0))
+        self._write(lambda s: s.save_runtime(recovery.CHECKPOINT, checkpoint, 0))
+        if self.recorder is not None:
+            self.recorder.checkpoint()
+
+    def _restore(self, saved: recovery.Saved, quote: str) -> None:
+        """Take the run back from the database: books, history, orders, switches."""
+        self.ledger = Ledger(saved.initial_cash, quote)
+        for fill in saved.fills:
+            self._book(fill)
+        self._warm_up(saved)
+        point = saved.checkpoint
+        self.ledger.restore_day(point.peak, point.day_start, point.day)
+        self.now, self.cursor = point.now, dict(point.cursor)
+        self.orders.restore(saved.orders, saved.brackets)
+        self.counts.bars, self.counts.orders = saved.bars, len(saved.orders)
+        voted = [s for s in saved.signals if s.strategy != self.c.consensus.name]
+        self.counts.signals = point.signals
+        for signal in voted:
+            with contextlib.suppress(KeyError):  # a strategy no longer configured
+                self.c.consensus.update(signal)
+        self.recent.extendleft(voted)  # newest first; the deque keeps the latest 100
+        for waiting, signal, decisions in saved.confirmations:
+            intent = recovery.parked_intent(signal, self.c.markets[signal.symbol], decisions)
+            self.pending[signal.id] = (signal, intent, waiting.expires_at)
+        self.emergency = saved.emergency
+        self.auto_trading = self.auto_trading and saved.auto_trading
+        executor = self.c.executor
+        if executor.in_process:  # its venue died with the last process: seed it again
+            acknowledged = [o for o in saved.orders
+                            if o.status not in (OrderStatus.PENDING, OrderStatus.SUBMITTED)]
+            executor.restore(acknowledged, saved.fills, saved.initial_cash, point.now)
+        skip = getattr(self.c.data_source, "skip_through", None)
+        if callable(skip) and self.cursor:
+            skip(dict(self.cursor))
+
+    def _warm_up(self, saved: recovery.Saved) -> None:
+        # Strategies see the history they had; the ledger gets its marks and recent returns
+        # back, replayed in the feed's order (close time, then market order).
+        timed = []
+        for n, spec in enumerate(self.c.specs):
+            key = (spec.symbol, spec.timeframe)
+            candles = saved.candles[key]
+            for i in range(len(candles)):
+                candle = candles.candle(i)
+                self.buffers[key].append(candle)
+                atr = self.atr[key].update(candle.high, candle.low, candle.close)
+                self.features[key] = atr_features(atr, candle.close)
+                timed.append((candles.close_time(i), n, candle))
+        for _, n, candle in sorted(timed, key=lambda t: t[:2]):
+            self.ledger.mark(self.c.specs[n].symbol, candle.close, candle.timestamp)
+
+    async def _reconcile(self) -> None:
+        """Bring the restored orders in line with the venue, then say what was found."""
+        with self._unit():
+            found: Reconciled = await self.orders.reconcile(self._booked, self._fill)
+            await self._settle()  # reports the look-ups caused, applied before we sum up
+            found.note_changes(self.orders.orders)
+            balances = await self.c.executor.balances()
+            data = {**found.as_data(),
+                    "open_orders": sum(not o.status.is_final
+                                       for o in self.orders.orders.values()),
+                    "open_positions": {s: str(p.amount) for s, p in
+                                       self.ledger.positions.items() if p.is_open},
+                    "ledger_cash": str(self.ledger.cash),
+                    "venue_balances": {b.currency: str(b.total) for b in balances},
+                    "emergency_stop": self.emergency, "auto_trading": self.auto_trading,
+                    "pending_confirmations": sorted(self.pending),
+                    "resume_after": format_ts(self.now) if self.now else None}
+            told = (f"{found.checked} order(s) checked, {len(found.changed)} changed, "
+                    f"{len(found.resubmitted)} resubmitted, {len(found.lost)} lost, "
+                    f"{len(found.unknown)} unknown to the venue")
+            self._write(lambda s, now=self.now: s.audit(now, "bot", self.config.name,
+                                                        f"resumed: {told}", data))
+            self.report.line(self.now, f"RESUME {self.config.name}: {told}")
+            if found.lost or found.unknown:
+                self._alert("order_rejected", Severity.WARNING, "orders needing attention "
+                            "after a restart", f"lost {found.lost}, unknown {found.unknown}")
+
     # -- market events -----------------------------------------------------------------------
     async def _on_market(self, event: MarketEvent) -> None:
+        if isinstance(event, CandleClosed) and event.candle.timestamp <= self.cursor.get(
+                (event.symbol, event.timeframe), -1):
+            return  # processed before a restart
+        with self._unit():
+            await self._on_market_event(event)
+
+    async def _on_market_event(self, event: MarketEvent) -> None:
         self._candle_seen = time.perf_counter()
         self.metrics.market_event(getattr(getattr(event, "candle", None), "timestamp", None))
         await self.c.executor.on_market(event)
@@ -221,6 +358,9 @@ class Bot:
                 for signal in slot.strategy.generate(history):
                     if signal.timestamp == close_ms:
                         await self._signal(attrs.evolve(signal, strategy=slot.label))
+        self.cursor[key] = candle.timestamp
+        checkpoint = self._checkpoint().to_data()
+        self._write(lambda s: s.save_runtime(recovery.CHECKPOINT, checkpoint, close_ms))
 
     async def _settle(self) -> None:
         # Let the executor pump apply every update the last event caused before strategies run:
@@ -344,6 +484,10 @@ class Bot:
                 self.report.decision(self.now, signal, "confirmation expired")
 
     async def confirm(self, signal_id: str) -> str:
+        with self._unit():
+            return await self._confirm(signal_id)
+
+    async def _confirm(self, signal_id: str) -> str:
         waiting = self.pending.pop(signal_id, None)
         if waiting is None:
             return f"no signal {signal_id} is waiting for confirmation"
@@ -354,7 +498,19 @@ class Bot:
         await self._place(signal, intent)
         return f"confirmed {signal_id}: {signal.side.value} {signal.symbol}"
 
+    def set_auto_trading(self, enabled: bool) -> None:
+        """Pause or resume opening trades; the switch survives a restart."""
+        with self._unit():
+            self.auto_trading = enabled
+            self._write(lambda s, now=self.now: s.set_flag("auto_trading", enabled, now))
+            self._write(lambda s, now=self.now: s.audit(
+                now, "control", "auto_trading", "resumed" if enabled else "paused"))
+
     async def emergency_stop(self, flatten: bool) -> str:
+        with self._unit():
+            return await self._emergency_stop(flatten)
+
+    async def _emergency_stop(self, flatten: bool) -> str:
         self.emergency = True
         self._write(lambda s, now=self.now: s.set_flag("emergency_stop", True, now))
         self._write(lambda s, now=self.now: s.audit(now, "control", "emergency_stop",
@@ -380,10 +536,16 @@ class Bot:
             idle.set()
             event = await anext(events)
             self._pump_idle = anyio.Event()
-            if isinstance(event, Fill):
-                await self._fill(event)
-            else:
-                await self.orders.update(event)
+            with self._unit():
+                if isinstance(event, Fill):
+                    await self._fill(event)
+                elif isinstance(event, Order):  # connection statuses are not wired here yet
+                    await self.orders.update(event)
+
+    def _bracket_changed(self, bracket: Bracket) -> None:
+        data = bracket.to_data()  # a copy: the bracket changes on before the writer runs
+        self._write(lambda s, now=self.now: s.save_bracket(
+            data["entry_id"], data["symbol"], data["closed"], data, now))
 
     async def _order_changed(self, order: Order, previous: Order | None) -> None:
         if previous is None:
@@ -397,10 +559,9 @@ class Bot:
                         order.request.symbol)
 
     async def _fill(self, fill: Fill) -> None:
-        self.counts.fills += 1
-        before = self.ledger.positions.get(fill.symbol)
-        realized_before = before.realized_pnl if before is not None else Decimal(0)
-        position = self.ledger.apply(fill)
+        if not self._admit(fill):
+            return
+        position, closed_pnl = self._book(fill)
         self.report.fill(fill)
         self.metrics.fill(fill.symbol, fill.side.value)
         self._alert("fill", Severity.INFO, f"{fill.side.value} {fill.amount} @ {fill.price}",
@@ -414,16 +575,45 @@ class Bot:
                                       f"{fill.side.value} {fill.amount} @ {fill.price} "
                                       f"fee {fill.fee}"))
         self.plugins.hook.fill_received(config=self.config, fill=fill)
+        if closed_pnl is not None:
+            self._alert("trade_closed", Severity.INFO, f"trade closed, PnL {closed_pnl:.2f}", "",
+                        fill.symbol)
+        await self.orders.on_fill(fill)
+
+    def _admit(self, fill: Fill) -> bool:
+        """Whether ``fill`` is new: venues repeat reports (reconnects, recovery lookups)."""
+        if fill.fill_id in self._fill_ids:
+            return False
+        order = self.orders.orders.get(fill.client_order_id)
+        booked = self._booked.get(fill.client_order_id, Booked())
+        if order is None or booked.amount + fill.amount <= order.request.amount:
+            return True
+        # More than the order's amount: the same execution booked under another id (a fill
+        # derived while recovering, then reported by the venue after all). Booked once only.
+        self._write(lambda s: s.audit(fill.timestamp, "fill", fill.client_order_id,
+                                      f"ignored fill {fill.fill_id}: it would fill the order "
+                                      "beyond its amount (already booked)"))
+        return False
+
+    def _book(self, fill: Fill) -> tuple[Position, Decimal | None]:
+        """Apply ``fill`` to the ledger, the risk policies and the counters; return the new
+        position and, if the fill closed it, the trade's realised PnL."""
+        self.counts.fills += 1
+        self._fill_ids.add(fill.fill_id)
+        booked = self._booked.setdefault(fill.client_order_id, Booked())
+        booked.amount += fill.amount
+        booked.notional += fill.notional
+        before = self.ledger.positions.get(fill.symbol)
+        position = self.ledger.apply(fill)
         snapshot = self.ledger.snapshot(fill.timestamp, 0)
         for policy in self.c.risk:
             policy.on_fill(fill, snapshot)
-        if before is not None and before.is_open and not position.is_open:
-            pnl = position.realized_pnl - realized_before
-            self.counts.closed += 1
-            self.counts.wins += pnl > 0
-            self._alert("trade_closed", Severity.INFO, f"trade closed, PnL {pnl:.2f}", "",
-                        fill.symbol)
-        await self.orders.on_fill(fill)
+        if before is None or not before.is_open or position.is_open:
+            return position, None
+        pnl = position.realized_pnl - before.realized_pnl
+        self.counts.closed += 1
+        self.counts.wins += pnl > 0
+        return position, pnl
 
     # -- alerts ------------------------------------------------------------------------------
     def _start_notifiers(self, tg: Any) -> None:

@@ -93,12 +93,29 @@ BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 """
 
 
+# Crash recovery: bracket links (an unfilled entry's stops live nowhere else) and the runtime
+# checkpoint (replay cursor, peak and day-start equity), each a JSON document.
+_RECOVERY = """
+CREATE TABLE brackets (
+    entry_id TEXT PRIMARY KEY, symbol TEXT NOT NULL, closed INTEGER NOT NULL,
+    data TEXT NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE TABLE runtime (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+"""
+
+
 def _initial(db: Database) -> None:
     db.executescript(_INITIAL)
 
 
+def _recovery(db: Database) -> None:
+    # Statement by statement: executescript() would commit the migration's transaction first.
+    for statement in filter(str.strip, _RECOVERY.split(";")):
+        db.execute(statement)
+
+
 # Ordered; append only. A name, once released, is never reused or edited.
-STEPS = (("0001_initial", _initial),)
+STEPS = (("0001_initial", _initial), ("0002_recovery", _recovery))
 for _name, _step in STEPS:
     MIGRATIONS(name=_name)(_step)
 SCHEMA_VERSION = len(STEPS)

@@ -72,11 +72,33 @@ def test_database_holds_the_full_audit_trail(recorded) -> None:
             store.db.execute("DELETE FROM audit")
 
 
-def test_a_second_run_refuses_the_same_database(recorded) -> None:
-    path, _ = recorded
+def test_a_finished_run_resumes_with_nothing_left_to_do(recorded) -> None:
+    path, bot = recorded
     plugins = load_plugins()
-    with pytest.raises(Exception, match="already holds a run of this bot"):
-        Bot(load_config(path, plugins), plugins)
+    again = Bot(load_config(path, plugins), plugins, out=io.StringIO())
+    assert again.summary() != bot.summary()
+    anyio.run(again.run)
+    assert again.summary() == bot.summary()     # every bar skipped, the books taken back
+    assert again.ledger.peak == bot.ledger.peak
+    with Store.open(path.parent / "paper-demo.db") as store:
+        audit = [e.message for e in store.load_audit(limit=100_000) if e.kind == "bot"]
+    assert ["started", "stopped: finished"] == audit[:2]
+    assert audit[2].startswith("resumed: 0 order(s) checked")
+
+
+def test_resuming_a_changed_bot_fails_in_one_line_and_fresh_starts_over(tmp_path) -> None:
+    path = bot_file(tmp_path)
+    (tmp_path / "paper-demo.db").write_bytes(b"")
+    with Store.open(tmp_path / "paper-demo.db") as store:  # a run of the demo bot
+        store.save_runtime("run", {"executor": "paper", "quote": "USD", "initial_cash": "1",
+                                   "markets": ["BTCUSD 1h", "ETHUSD 1h"]}, 0)
+    refused = genesis("run", path)
+    assert 2 == refused.returncode
+    assert 1 == len(refused.stderr.splitlines())
+    assert ("cannot resume: the markets changed since this run started (BTCUSD 1h, ETHUSD 1h "
+            "-> BTCUSD 1h); restore the bot file or start over with `genesis run --fresh`"
+            ) in refused.stderr
+    assert 0 == genesis("run", path, "--fresh", "--quiet").returncode
 
 
 def genesis(*args) -> subprocess.CompletedProcess[str]:

@@ -106,6 +106,24 @@ def test_reopen_applies_nothing_twice_and_keeps_data(store: Store) -> None:
         store.close()
 
 
+def test_a_version_1_database_gains_the_recovery_tables_and_keeps_its_data(
+        path: Path) -> None:
+    from sqlite_utils import Database
+
+    from genesis_core.storage.migrations import MIGRATIONS
+
+    db = Database(path)
+    MIGRATIONS.apply(db, stop_before="0002_recovery")
+    assert 1 == schema_version(db)
+    db.execute("INSERT INTO flags (name, value, updated_at) VALUES ('auto_trading', 'false', 1)")
+    db.conn.commit()
+    db.close()
+    with Store.open(path) as store:
+        assert 2 == SCHEMA_VERSION == schema_version(store.db)
+        assert {"brackets", "runtime"} <= set(store.db.table_names())
+        assert store.get_flag("auto_trading") is False
+
+
 def test_database_from_newer_version_is_refused(path: Path) -> None:
     Store.open(path).close()
     with sqlite3.connect(path) as conn:
@@ -129,6 +147,26 @@ def test_a_file_that_is_not_a_database_is_refused_by_name(tmp_path: Path) -> Non
 
 
 # -- round-trips ---------------------------------------------------------------------------
+
+
+def test_recovery_documents_and_brackets_round_trip(store: Store) -> None:
+    checkpoint = {"now": 7_200_000, "cursor": [["BTCUSD", "1h", 3_600_000]],
+                  "peak": Decimal("10123.4500"), "signals": 3}
+    store.save_runtime("checkpoint", checkpoint, 7_200_000)
+    store.save_runtime("checkpoint", {**checkpoint, "signals": 4}, 10_800_000)
+    assert {**checkpoint, "peak": "10123.4500", "signals": 4} == store.load_runtime(
+        "checkpoint")
+    assert store.load_runtime("run") is None
+    bracket = {"entry_id": "g1", "stop_id": None, "filled": Decimal("0.5"), "closed": False}
+    store.save_bracket("g1", "BTCUSD", False, bracket, 1)
+    store.save_bracket("g0", "ETHUSD", True, {**bracket, "entry_id": "g0"}, 2)
+    store.save_bracket("g1", "BTCUSD", True, {**bracket, "closed": True}, 3)  # keeps its place
+    assert {"g1": {**bracket, "filled": "0.5", "closed": True},
+            "g0": {**bracket, "entry_id": "g0", "filled": "0.5"}} == store.load_brackets()
+    assert ["g1", "g0"] == list(store.load_brackets())
+    assert 2 == store.count("brackets")
+    with pytest.raises(ValueError, match="no table 'nope'"):
+        store.count("nope")
 
 
 def test_signals_and_decisions_round_trip(store: Store) -> None:
