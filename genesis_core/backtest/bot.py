@@ -221,6 +221,7 @@ class RiskChain:
         self.decisions: list[Decision] = []
         self._entered: dict[str, int] = {}
         self._synced_bar = -1
+        self._pending: dict[str, Decimal] = {}  # entries approved on this bar, not yet filled
         # Only policies that override on_fill need a snapshot after every fill.
         self._observers = [p for p in components.risk
                            if type(p).on_fill is not RiskPolicy.on_fill]
@@ -232,6 +233,7 @@ class RiskChain:
     def __call__(self, proposal: OrderProposal, state: PortfolioState) -> OrderProposal | None:
         if state.bar != self._synced_bar:  # one state per bar, however many symbols signal
             self._synced_bar = state.bar
+            self._pending.clear()  # last bar's entries have filled (or were skipped) by now
             self._sync(state)
         signal = self.signals[(proposal.symbol, proposal.timestamp)]
         if not self.config.trading.auto_trading:
@@ -240,7 +242,8 @@ class RiskChain:
             signal.timestamp, (np.nan, np.nan))
         intent = entry_intent(signal, self.c.markets[signal.symbol],
                               atr_features(atr_, close))
-        verdict = evaluate(self.c.risk, intent, self._snapshot(state))
+        snapshot = attrs.evolve(self._snapshot(state), pending_entries=dict(self._pending))
+        verdict = evaluate(self.c.risk, intent, snapshot)
         if verdict.action is RiskAction.CONFIRM:
             return self._refuse(signal, f"{verdict.reason} (nobody confirms in a backtest)",
                                 RiskAction.CONFIRM)
@@ -252,6 +255,7 @@ class RiskChain:
         if problem is not None:
             return self._refuse(signal, f"runtime: {problem}")
         self.decisions.append(Decision(signal, RiskAction.APPROVE, verdict.reason, amount))
+        self._pending[signal.symbol] = amount * (1 if proposal.side > 0 else -1)
         final = verdict.intent
         return attrs.evolve(
             proposal, size=float(amount),

@@ -105,6 +105,14 @@ class PortfolioSnapshot:
     peak_equity: Decimal | None = None
     quote_currency: str = "USD"
     returns: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict)
+    #: Entries already decided but not filled yet (symbol -> signed amount): a cap must count
+    #: them, or two symbols signalling on the same bar would both pass a one-position cap.
+    pending_entries: Mapping[str, Decimal] = attrs.field(factory=dict)
 
     def open_positions(self) -> list[Position]:
         return [p for p in self.positions.values() if p.is_open]
+
+    def committed_symbols(self) -> set[str]:
+        """Symbols with an open position or an entry on its way."""
+        return {p.symbol for p in self.open_positions()} | {
+            s for s, a in self.pending_entries.items() if a}

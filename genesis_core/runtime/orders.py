@@ -161,6 +161,17 @@ class OrderPath:
                 request.client_order_id, request.symbol, request.side, stop_loss, take_profit)))
         return await self.submit(request)
 
+    def pending_entries(self) -> dict[str, Decimal]:
+        """Signed amounts of entries still working at the venue, per symbol."""
+        out: dict[str, Decimal] = {}
+        for bracket in self.brackets.values():
+            entry = self.orders.get(bracket.entry_id)
+            if bracket.closed or entry is None or entry.status.is_final:
+                continue
+            out[bracket.symbol] = out.get(bracket.symbol, Decimal(0)) + (
+                bracket.side.sign * entry.remaining)
+        return out
+
     async def close(self, symbol: str, amount: Decimal, side: OrderSide, tag: str) -> None:
         """Flatten ``amount`` of ``symbol`` at market and retire its brackets."""
         for bracket in self.brackets.values():

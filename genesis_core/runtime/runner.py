@@ -414,7 +414,9 @@ class Bot:
         intent = entry_intent(signal, self.c.markets[signal.symbol],
                               self.features.get((signal.symbol, signal.timeframe), {}))
         open_orders = sum(not o.status.is_final for o in self.orders.orders.values())
-        verdict = evaluate(self.c.risk, intent, self.ledger.snapshot(self.now, open_orders))
+        snapshot = attrs.evolve(self.ledger.snapshot(self.now, open_orders),
+                                pending_entries=self.orders.pending_entries())
+        verdict = evaluate(self.c.risk, intent, snapshot)
         self.report.decision(self.now, signal, f"{verdict.action.value}: {verdict.reason}")
         self._write(lambda s: s.record_decisions(signal.id, list(verdict.decisions)))
         self._write(lambda s, now=self.now: s.audit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import attrs
 import pytest
 
 from genesis_core import RiskAction, RiskDecision
@@ -220,6 +221,26 @@ def test_max_open_positions() -> None:
         policy.check(intent(), snapshot(positions=three)))
     assert (RiskAction.APPROVE, "does not open a new position") == verdict(
         policy.check(intent("ETHUSD"), snapshot(positions=three)))
+
+
+def test_max_open_positions_counts_entries_still_on_their_way() -> None:
+    # Two symbols signalling on the same bar: the first entry has not filled yet when the
+    # second is judged, and it must count, or a one-position cap lets both through.
+    policy = MaxOpenPositions(MaxOpenPositionsParams(max_positions=1))
+    waiting = attrs.evolve(snapshot(), pending_entries={"ETHUSD": D("2")})
+    assert (RiskAction.REJECT, "1 positions open, the maximum is 1") == verdict(
+        policy.check(intent(), waiting))
+    assert (RiskAction.APPROVE, "does not open a new position") == verdict(
+        policy.check(intent("ETHUSD"), waiting))
+
+
+def test_exposure_counts_other_symbols_pending_entries_at_their_marks() -> None:
+    waiting = attrs.evolve(snapshot(prices={"ETHUSD": "100"}),
+                           pending_entries={"ETHUSD": D("-40")})
+    decision = ExposureCap().check(intent(amount="30", market=MARKET), waiting)
+    # total cap 5000, ETH entry on its way worth 4000 → room 1000 at price 100 = 10 BTC
+    assert RiskDecision.resize("exposure_cap", D("10"), "resized 30 -> 10.0000 to fit the total "
+                               "cap 5000.00") == decision
 
 
 # -- exposure caps -------------------------------------------------------------------------------

@@ -250,7 +250,7 @@ class MaxOpenPositions(RiskPolicy):
     Params = MaxOpenPositionsParams
 
     def check(self, intent: TradeIntent, portfolio: PortfolioSnapshot) -> RiskDecision:
-        open_symbols = {p.symbol for p in portfolio.open_positions()}
+        open_symbols = portfolio.committed_symbols()  # entries on their way count too
         if intent.reduce_only or intent.symbol in open_symbols:
             return RiskDecision.approve(self.name, "does not open a new position")
         limit = self.params.max_positions
@@ -306,7 +306,7 @@ class ExposureCap(RiskPolicy):
         position = portfolio.positions.get(intent.symbol)
         held = position.amount if position is not None else Decimal(0)
         other = sum((mark(portfolio, q) for q in portfolio.open_positions()
-                     if q.symbol != intent.symbol), Decimal(0))
+                     if q.symbol != intent.symbol), Decimal(0)) + _pending(portfolio, intent)
         # (label, cap, room for this symbol's exposure after the trade)
         caps: list[tuple[str, Decimal, Decimal]] = []
         for label, cap in (("per-symbol cap", _cap(p.max_symbol_pct, p.max_symbol_notional,
@@ -337,6 +337,13 @@ class ExposureCap(RiskPolicy):
             self.name, amount, f"resized {intent.amount} -> {amount} to fit the {label} "
                                f"{money(cap)}{note}",
             stop_loss=intent.stop_loss, take_profit=intent.take_profit)
+
+
+def _pending(portfolio: PortfolioSnapshot, intent: TradeIntent) -> Decimal:
+    """Exposure of other symbols' entries decided but not filled yet, at their last marks."""
+    return sum((abs(amount) * portfolio.prices.get(symbol, Decimal(0))
+                for symbol, amount in portfolio.pending_entries.items()
+                if symbol != intent.symbol), Decimal(0))
 
 
 def _cap(share: Decimal | None, notional: Decimal | None, equity: Decimal) -> Decimal | None:
