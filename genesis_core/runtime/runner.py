@@ -33,13 +33,16 @@ import attrs
 from genesis_core.alerts import AlertRouter
 from genesis_core.config.schema import BotConfig
 from genesis_core.contracts import CandleClosed, MarketEvent
+from genesis_core.health import ConnectionWatch, PerformanceWatch, Raised
 from genesis_core.indicators.streaming import ATRStream
 from genesis_core.metrics import Metrics
 from genesis_core.models import (
     Alert,
     Balance,
     Candles,
+    ConnectionStatus,
     Fill,
+    Health,
     Order,
     OrderRequest,
     OrderSide,
@@ -52,6 +55,7 @@ from genesis_core.models import (
     SignalSide,
     TradeIntent,
     format_ts,
+    timeframe_ms,
 )
 from genesis_core.plugins import Plugins
 from genesis_core.runtime import recovery
@@ -106,6 +110,9 @@ class Bot:
         self.decided: dict[str, int] = {}
         self.recent: deque[Signal] = deque(maxlen=100)
         self.alerts = AlertRouter(config.alerts)
+        self.connections = ConnectionWatch(config.alerts)
+        self.performance = PerformanceWatch(config.alerts)
+        self._last_event = time.monotonic()
         self.recorder: Recorder | None = None
         self.saved: recovery.Saved | None = None  # set when the database holds a run to resume
         if record:
@@ -160,6 +167,8 @@ class Bot:
                 for notifier in self.c.notifiers:
                     tg.start_soon(notifier.serve, control)
                 tg.start_soon(self._pump_executor)
+                if self.config.alerts.feed_stale_seconds > 0:
+                    tg.start_soon(self._watch_feed)
                 if self.saved is not None:
                     await self._reconcile()
                 async for event in self.c.data_source.stream(self.c.specs):
@@ -323,6 +332,10 @@ class Bot:
 
     # -- market events -----------------------------------------------------------------------
     async def _on_market(self, event: MarketEvent) -> None:
+        if isinstance(event, ConnectionStatus):
+            with self._unit():
+                self._health(event)
+            return
         if isinstance(event, CandleClosed) and event.candle.timestamp <= self.cursor.get(
                 (event.symbol, event.timeframe), -1):
             return  # processed before a restart
@@ -331,6 +344,8 @@ class Bot:
 
     async def _on_market_event(self, event: MarketEvent) -> None:
         self._candle_seen = time.perf_counter()
+        self._last_event = time.monotonic()
+        self.connections.alive(self.c.data_source.name)
         self.metrics.market_event(getattr(getattr(event, "candle", None), "timestamp", None))
         await self.c.executor.on_market(event)
         await self._settle()
@@ -353,6 +368,8 @@ class Bot:
         await self._poll_commands()
         self._deliver_all(self.alerts.flush(close_ms))
         self._track_equity()
+        for raised in self.performance.on_equity(close_ms, self.ledger.equity()):
+            self._raise(raised)
         for slot in self.c.strategies:
             if any((m.symbol, m.timeframe) == key for m in slot.markets):
                 for signal in slot.strategy.generate(history):
@@ -541,8 +558,40 @@ class Bot:
             with self._unit():
                 if isinstance(event, Fill):
                     await self._fill(event)
-                elif isinstance(event, Order):  # connection statuses are not wired here yet
+                elif isinstance(event, Order):
                     await self.orders.update(event)
+                elif isinstance(event, ConnectionStatus):
+                    self._health(event)
+
+    # -- health ------------------------------------------------------------------------------
+    def _health(self, status: ConnectionStatus) -> None:
+        """A data source or executor reported its connection's health."""
+        if status.health is Health.RECONNECTING:
+            self.metrics.reconnect(status.source)
+        self._write(lambda s, now=self.now: s.audit(
+            now, "health", status.source, f"{status.health.value}: {status.detail}"))
+        for raised in self.connections.on_status(status, int(time.time() * 1000)):
+            self._raise(raised)
+
+    async def _watch_feed(self) -> None:
+        # No market event for feed_stale_seconds beyond the smallest bar: the feed is stale.
+        # Wall-clock based, so a replay slower than real time can trip it (documented).
+        limit = self.stale_after()
+        while True:
+            await anyio.sleep(min(limit / 4, 30.0))
+            quiet = time.monotonic() - self._last_event
+            if quiet >= limit:
+                with self._unit():
+                    for raised in self.connections.stale(self.c.data_source.name, quiet):
+                        self._raise(raised)
+
+    def stale_after(self) -> float:
+        """Seconds of silence after which the feed counts as stale."""
+        bar = min(timeframe_ms(s.timeframe) for s in self.c.specs) / 1000
+        return self.config.alerts.feed_stale_seconds + bar
+
+    def _raise(self, raised: Raised) -> None:
+        self._alert(raised.rule, raised.severity, raised.title, raised.message)
 
     def _bracket_changed(self, bracket: Bracket) -> None:
         data = bracket.to_data()  # a copy: the bracket changes on before the writer runs
