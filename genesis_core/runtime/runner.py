@@ -72,6 +72,8 @@ from genesis_core.storage import Store
 
 
 NOTIFY_QUEUE = 1_000
+# Longest wait for another bar of the same close time before deciding (multi-symbol bots).
+SAME_CLOSE_GRACE = 0.05
 # Rejections by these policies mean trading is halted, not just that one trade was refused.
 HALTING_POLICIES = frozenset({"kill_switch", "max_daily_loss", "drawdown_guard"})
 
@@ -171,8 +173,7 @@ class Bot:
                     tg.start_soon(self._watch_feed)
                 if self.saved is not None:
                     await self._reconcile()
-                async for event in self.c.data_source.stream(self.c.specs):
-                    await self._on_market(event)
+                await self._drive(tg)
                 tg.cancel_scope.cancel()
             reason = "finished"
         except BaseException as exc:
@@ -331,18 +332,78 @@ class Bot:
                             "after a restart", f"lost {found.lost}, unknown {found.unknown}")
 
     # -- market events -----------------------------------------------------------------------
-    async def _on_market(self, event: MarketEvent) -> None:
-        if isinstance(event, ConnectionStatus):
-            with self._unit():
-                self._health(event)
+    async def _drive(self, tg: Any) -> None:
+        """Feed market events through the bot.
+
+        With several symbols, bars closing at the same time are first all shown to the
+        executor (fills, marks) and only then to the strategies, so a decision on one symbol
+        sees the fills another symbol's bar brought, as in a backtest. Bars of one close time
+        arrive together (a replay yields them back to back, a live venue within
+        milliseconds); the runner waits at most ``SAME_CLOSE_GRACE`` seconds for the next.
+        """
+        stream = self.c.data_source.stream(self.c.specs)
+        if len({s.symbol for s in self.c.specs}) == 1:
+            async for event in stream:
+                with self._unit():
+                    await self._on_market(event, decide=True)
             return
+        send, receive = anyio.create_memory_object_stream[MarketEvent](1024)
+
+        async def produce() -> None:
+            async with send:
+                async for event in stream:
+                    await send.send(event)
+
+        tg.start_soon(produce)
+        due: list[CandleClosed] = []
+        group = contextlib.ExitStack()
+        try:
+            async with receive:
+                while True:
+                    try:
+                        with anyio.fail_after(SAME_CLOSE_GRACE if due else None):
+                            event = await receive.receive()
+                    except TimeoutError:
+                        await self._decide_all(due, group)
+                        continue
+                    except anyio.EndOfStream:
+                        break
+                    if due and _close_of(event) != _close_of(due[0]):
+                        await self._decide_all(due, group)
+                    if not due:
+                        group.enter_context(self._unit())
+                    closed = await self._on_market(event, decide=False)
+                    if closed is not None:
+                        due.append(closed)
+                    elif not due:
+                        group.close()
+            await self._decide_all(due, group)
+        except BaseException:
+            self._cut_short = True
+            raise
+
+    async def _decide_all(self, due: list[CandleClosed], group: contextlib.ExitStack) -> None:
+        for event in due:
+            await self._decide(event)
+        due.clear()
+        group.close()  # the close time is handled whole: its state may be committed
+
+    async def _on_market(self, event: MarketEvent, *, decide: bool) -> CandleClosed | None:
+        """The executor and the books see ``event``; strategies run now if ``decide``,
+        otherwise the bar is returned for :meth:`_decide`."""
+        if isinstance(event, ConnectionStatus):
+            self._health(event)
+            return None
         if isinstance(event, CandleClosed) and event.candle.timestamp <= self.cursor.get(
                 (event.symbol, event.timeframe), -1):
-            return  # processed before a restart
-        with self._unit():
-            await self._on_market_event(event)
+            return None  # processed before a restart
+        closed = await self._on_market_event(event)
+        if closed is not None and decide:
+            await self._decide(closed)
+            return None
+        return closed
 
-    async def _on_market_event(self, event: MarketEvent) -> None:
+    async def _on_market_event(self, event: MarketEvent) -> CandleClosed | None:
         self._candle_seen = time.perf_counter()
         self._last_event = time.monotonic()
         self.connections.alive(self.c.data_source.name)
@@ -350,7 +411,7 @@ class Bot:
         await self.c.executor.on_market(event)
         await self._settle()
         if not isinstance(event, CandleClosed):
-            return
+            return None
         key = (event.symbol, event.timeframe)
         candle = event.candle
         self.counts.bars += 1
@@ -370,6 +431,14 @@ class Bot:
         self._track_equity()
         for raised in self.performance.on_equity(close_ms, self.ledger.equity()):
             self._raise(raised)
+        return event
+
+    async def _decide(self, event: CandleClosed) -> None:
+        """Strategies on the closed bar, then its checkpoint."""
+        key = (event.symbol, event.timeframe)
+        candle = event.candle
+        history = self.buffers[key].view()
+        close_ms = history.close_time(len(history) - 1)
         for slot in self.c.strategies:
             if any((m.symbol, m.timeframe) == key for m in slot.markets):
                 for signal in slot.strategy.generate(history):
@@ -707,3 +776,9 @@ class Bot:
             except anyio.WouldBlock:
                 print(f"notifier {notifier.name} is {NOTIFY_QUEUE} alerts behind; dropped one",
                       file=sys.stderr)
+
+
+def _close_of(event: MarketEvent) -> int | None:
+    if isinstance(event, CandleClosed):
+        return event.candle.timestamp + timeframe_ms(event.timeframe)
+    return None

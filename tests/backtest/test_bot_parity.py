@@ -69,6 +69,45 @@ risk:
 """
 
 
+# Two symbols sharing one cash balance, one position at a time: which entry wins on a bar
+# where both signal, and what the second decision sees, must match. 4,000 5-minute bars of
+# real Binance BTCUSDT and ETHUSDT (with their outage gaps).
+MULTI = """
+name: parity-multi
+mode: paper
+markets:
+  - {{symbol: BTCUSDT, timeframes: [5m], min_amount: "0.0001", amount_decimals: 5}}
+  - {{symbol: ETHUSDT, timeframes: [5m], min_amount: "0.001", amount_decimals: 4}}
+data_source:
+  plugin: replay
+  params:
+    files:
+      - {{symbol: BTCUSDT, timeframe: 5m, path: {tmp}/BTCUSDT.csv}}
+      - {{symbol: ETHUSDT, timeframe: 5m, path: {tmp}/ETHUSDT.csv}}
+executor: {{plugin: paper, params: {{initial_cash: "20000", taker_fee_bps: 10, slippage_bps: 2}}}}
+strategies:
+  - plugin: ema_rsi
+    params: {{fast: 9, slow: 21}}
+risk:
+  - plugin: max_open_positions
+    params: {{max_positions: 1}}
+  - plugin: correlation_guard
+  - plugin: stops
+    params: {{mode: atr}}
+  - plugin: fixed_fraction
+    params: {{fraction: "0.4"}}
+  - plugin: drawdown_guard
+    params: {{start_pct: "0.01", halt_pct: "0.2"}}
+"""
+
+
+def _multi(tmp: Path) -> str:
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        lines = (SHARED / f"binance_{symbol}_5m.csv").read_text().splitlines()[:4001]
+        (tmp / f"{symbol}.csv").write_text("\n".join(lines) + "\n")
+    return MULTI.format(tmp=tmp)
+
+
 class FillRecorder:
     def __init__(self) -> None:
         self.fills: list = []
@@ -106,10 +145,12 @@ def _backtest_fills(bt) -> list[tuple]:
     return sorted(out, key=lambda f: f[0])
 
 
-@pytest.mark.parametrize("text", [DEMO, STATEFUL], ids=["demo", "stateful"])
+@pytest.mark.parametrize("text", [DEMO, STATEFUL, MULTI], ids=["demo", "stateful", "multi"])
 def test_paper_and_backtest_agree_trade_for_trade(text: str, tmp_path: Path) -> None:
     if "ETHUSDT" in text and not SHARED.exists():
         pytest.skip("../shared/data is not beside the repository")
+    if text is MULTI:
+        text = _multi(tmp_path)
     config, plugins, bot, fills, risk = _paper(text, tmp_path)
     bt = backtest_bot(config, plugins)
 
