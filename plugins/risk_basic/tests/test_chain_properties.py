@@ -145,7 +145,30 @@ class Simulator:
         self.peak = max(self.peak, self.equity())
 
     def signal(self, symbol: str, side: str, confidence: float, atr_pct: float) -> None:
-        portfolio = self.snapshot()
+        self.same_bar((symbol, side, confidence, atr_pct))
+
+    def same_bar(self, *signals: tuple[str, str, float, float]) -> None:
+        """Signals of one bar: each judged before any of them fills (entries decided earlier
+        on the bar are ``pending_entries``), then all fill together, as in the runtime."""
+        pending: dict[str, Decimal] = {}
+        before_total = self._total()
+        equity = self.equity()
+        for symbol, side, confidence, atr_pct in signals:
+            if symbol in pending:
+                continue  # one decision per symbol and bar
+            final = self._judge(symbol, side, confidence, atr_pct, pending)
+            if final is not None:
+                pending[symbol] = final.side.sign * final.amount
+                committed = {s for s, q in self.positions.items() if q.is_open} | set(pending)
+                assert len(committed) <= MAX_POSITIONS, "position cap with pending entries"
+        for symbol, amount in pending.items():
+            self._fill(symbol, "BUY" if amount > 0 else "SELL", abs(amount))
+        assert len([q for q in self.positions.values() if q.is_open]) <= MAX_POSITIONS
+        assert self._total() <= max(TOTAL_CAP * equity, before_total) + D("0.01"), "total cap"
+
+    def _judge(self, symbol: str, side: str, confidence: float, atr_pct: float,
+               pending: dict[str, Decimal]) -> TradeIntent | None:
+        portfolio = attrs.evolve(self.snapshot(), pending_entries=dict(pending))
         loss = (self.day_start - portfolio.equity) / self.day_start
         if loss >= DAILY_LOSS:
             self.halted_day = self.day
@@ -156,10 +179,10 @@ class Simulator:
                              price=self.prices[symbol], market=MARKETS[symbol],
                              features={"atr_pct": atr_pct,
                                        "atr": atr_pct * float(self.prices[symbol]) / 100})
-        before_symbol, before_total = self.exposure(symbol), self._total()
+        before_symbol = self.exposure(symbol)
         final = run_chain(self.policies, intent, portfolio)
         if final is None:
-            return
+            return None
         self.approved_entries += 1
         assert not self.flag.exists(), "entry approved while the kill-switch flag file exists"
         assert not self.killed, f"entry approved after {self.streak} losing trades in a row"
@@ -168,11 +191,10 @@ class Simulator:
         assert amount.is_finite(), amount
         assert amount > 0, amount
         assert MARKETS[symbol].check_amount(amount) is None, MARKETS[symbol].check_amount(amount)
-        self._fill(symbol, side, amount)
-        equity = portfolio.equity
-        assert len([p for p in self.positions.values() if p.is_open]) <= MAX_POSITIONS
-        assert self.exposure(symbol) <= max(SYMBOL_CAP * equity, before_symbol), "symbol cap"
-        assert self._total() <= max(TOTAL_CAP * equity, before_total), "total cap"
+        held = self.positions.get(symbol, Position(symbol)).amount
+        after = abs(held + final.side.sign * amount) * self.prices[symbol]
+        assert after <= max(SYMBOL_CAP * portfolio.equity, before_symbol), "symbol cap"
+        return final
 
     def exit(self, symbol: str) -> None:
         position = self.positions.get(symbol)
@@ -254,7 +276,10 @@ def chain(flag: Path, sizer: str) -> list[RiskPolicy]:
 
 
 _symbols = st.sampled_from(SYMBOLS)
+_signal = st.tuples(_symbols, st.sampled_from(["BUY", "SELL"]), st.floats(0.5, 1.0),
+                   st.floats(0.1, 10.0))
 _event_kinds = {
+    "same_bar": st.lists(_signal, min_size=2, max_size=3).map(lambda s: ("same_bar", *s)),
     "tick": st.tuples(st.just("tick"), st.integers(1, 180),
                       st.tuples(*[st.integers(-12, 10)] * 3)),
     "signal": st.tuples(st.just("signal"), _symbols, st.sampled_from(["BUY", "SELL"]),
@@ -266,7 +291,8 @@ _event_kinds = {
 }
 # signals are the most common event, the flag file the rarest
 _events = st.lists(
-    st.sampled_from(["tick"] * 3 + ["signal"] * 5 + ["exit"] * 2 + ["crash", "set_flag"]).flatmap(
+    st.sampled_from(["tick"] * 3 + ["signal"] * 5 + ["same_bar"] * 2 + ["exit"] * 2
+                    + ["crash", "set_flag"]).flatmap(
         _event_kinds.__getitem__),
     min_size=10, max_size=60)
 
@@ -297,6 +323,15 @@ def _busy_session() -> list[tuple]:
         events.append(("tick", 120, (0, 0, 0)))
         events.append(("tick", 60 * 24, (1, 1, 1)) if i == 1 else ("tick", 1, (0, 0, 0)))
     return events
+
+
+def test_strong_signals_on_one_bar_never_open_more_than_the_cap(flag_dir: Path) -> None:
+    flag = flag_dir / "unused.halt"
+    simulator = Simulator(chain(flag, "fixed_fraction"), flag)
+    simulator.run([("tick", 10, (0, 0, 0)),
+                   ("same_bar", *[(s, "BUY", 0.95, 1.0) for s in SYMBOLS])])
+    assert simulator.approved_entries == MAX_POSITIONS  # the third waits for room
+    assert sum(p.is_open for p in simulator.positions.values()) == MAX_POSITIONS
 
 
 def test_the_busy_session_exercises_entries_and_the_kill_switch(flag_dir: Path) -> None:
