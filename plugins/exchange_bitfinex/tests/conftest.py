@@ -20,6 +20,11 @@ START = 1_700_000_000_000 - 240 * 60_000  # candle 240 (the cursor) opens at 170
 SYMBOL = "tTESTBTC:TESTUSD"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "soak: the long fault-injection soak (GENESIS_SOAK_ORDERS scales it)")
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

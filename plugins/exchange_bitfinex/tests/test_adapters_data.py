@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from genesis_core import CandleClosed, DataError, MarketSpec, load_plugins
+from genesis_core import CandleClosed, ConnectionStatus, DataError, Health, MarketSpec, load_plugins
 from genesis_exchange_bitfinex._convert import (
     SymbolMap,
     default_venue_symbol,
@@ -236,10 +236,14 @@ async def test_stream_emits_closed_bars_only_in_close_time_order(tmp_path: Path)
         markets = [MarketSpec("BTCUSD", "1m"), MarketSpec("BTCUSD", "5m"),
                    MarketSpec("ETHUSD", "1m")]
         seen: list[CandleClosed] = []
+        statuses: list[ConnectionStatus] = []
         enough = asyncio.Event()
 
         async def consume() -> None:
             async for event in source.stream(markets):
+                if isinstance(event, ConnectionStatus):
+                    statuses.append(event)
+                    continue
                 assert isinstance(event, CandleClosed)
                 seen.append(event)
                 if len(seen) == 22:
@@ -256,6 +260,8 @@ async def test_stream_emits_closed_bars_only_in_close_time_order(tmp_path: Path)
             with pytest.raises(asyncio.CancelledError):
                 await task
             await source.aclose()
+    assert [("bitfinex market data", Health.CONNECTED)] == [
+        (s.source, s.health) for s in statuses]  # the connect; no reconnect happened
     close_times = [e.candle.timestamp + (FIVE if e.timeframe == "5m" else MIN) for e in seen]
     assert close_times == sorted(close_times)
     one_minute = [e for e in seen if e.timeframe == "1m" and e.symbol == "BTCUSD"]

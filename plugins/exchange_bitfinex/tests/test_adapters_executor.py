@@ -9,10 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from genesis_core import (
+    ConnectionStatus,
     Fill,
+    Health,
     Liquidity,
     Order,
     OrderError,
@@ -227,6 +230,8 @@ async def test_partial_fills_arrive_with_exact_amounts_and_fees(
     assert (Decimal("0.5"), Decimal(30050)) == (final.filled_amount, final.average_price)
     balances = {b.currency: b.total for b in await executor.balances()}
     assert Decimal(50000) + Decimal("0.5") * 30050 - Decimal("15.025") == balances["TESTUSD"]
+    assert fills == await executor.fills("g-partial")  # the venue's record of the same fills
+    assert [] == await executor.fills("never-submitted")
 
 
 @pytest.mark.anyio
@@ -278,36 +283,118 @@ async def test_a_lost_submit_response_is_recovered_by_cid(
 
 @pytest.mark.anyio
 async def test_a_failed_submit_is_looked_up_before_it_is_sent_again(
-    executor: BitfinexExecutor, sim: BitfinexSimulator
+    sim: BitfinexSimulator, tmp_path: Path
 ) -> None:
-    """The answer and the reconciling look-up are both lost: SUBMITTED, error raised; the
-    runtime's retry finds the order by cid instead of placing a second one."""
+    """The answer and every reconciling look-up are lost: SUBMITTED, error raised, nothing
+    sent blind; the next submit of the id finds the order by cid instead of placing another."""
+    executor = BitfinexExecutor(attrs.evolve(_params(sim, tmp_path), write_attempts=1))
+    await executor.connect()
     request = limit("g-twice", "BUY", "0.01", "29000")
     rest = executor._client()
     lookups: list[int] = []
-    original = rest.find_order_by_cid
+    reachable = {"now": False}
+    original = rest.find_orders_by_cid
 
     async def flaky_lookup(cid: int, cid_date: str, symbol: str | None = None) -> Any:
         lookups.append(cid)
-        if len(lookups) == 2:  # the reconciliation after the lost answer
+        if not reachable["now"]:
             raise TransportError("auth/r/orders: no response (ReadTimeout)")
         return await original(cid, cid_date, symbol)
 
-    rest.find_order_by_cid = flaky_lookup  # type: ignore[method-assign]
-    # Without the account stream (it could report the order) only a cid look-up can tell.
-    assert executor._pump_task is not None
-    executor._pump_task.cancel()
-    sim.faults.rest_lose_response(path="auth/w/order/submit")
-    with pytest.raises(TransportError):
-        await executor.submit(request)
-    pending = await executor.order("g-twice")
-    assert pending is not None
-    assert OrderStatus.SUBMITTED == pending.status
-    assert 1 == len(venue_orders(sim))  # it did reach the venue
-    recovered = await executor.submit(request)
+    rest.find_orders_by_cid = flaky_lookup  # type: ignore[method-assign]
+    try:
+        # Without the account stream (it could report the order) only a cid look-up can tell.
+        assert executor._pump_task is not None
+        executor._pump_task.cancel()
+        sim.faults.rest_lose_response(path="auth/w/order/submit")
+        with pytest.raises(TransportError):
+            await executor.submit(request)
+        pending = await executor.order("g-twice")
+        assert pending is not None
+        assert OrderStatus.SUBMITTED == pending.status
+        assert 1 == len(venue_orders(sim))  # it did reach the venue
+        assert (1, 2) == (executor.stats.sent, len(lookups))  # one send, then only look-ups
+        reachable["now"] = True
+        recovered = await executor.submit(request)
+    finally:
+        await executor.aclose()
     assert OrderStatus.OPEN == recovered.status
-    assert 3 == len(lookups)  # before sending, the reconciliation, and before the retry
+    assert (1, 3, 1) == (executor.stats.sent, len(lookups), executor.stats.found_by_lookup)
     assert 1 == len(venue_orders(sim))
+
+
+@pytest.mark.anyio
+async def test_a_slow_submit_is_fenced_off_by_the_lookup(
+    sim: BitfinexSimulator, tmp_path: Path
+) -> None:
+    """The submit outlives the client's timeout and reaches the matching engine only after the
+    cid look-up passed: its nonce is then too small, so the resend is the one order."""
+    executor = BitfinexExecutor(attrs.evolve(_params(sim, tmp_path), request_timeout=0.2))
+    await executor.connect()
+    try:
+        sim.faults.rest_delay(0.5, path="auth/w/order/submit")
+        order = await executor.submit(limit("g-slow", "BUY", "0.01", "29000"))
+        assert OrderStatus.OPEN == order.status
+        await asyncio.sleep(0.6)  # the held request is processed now, and refused
+    finally:
+        await executor.aclose()
+    stats = executor.stats
+    assert (2, 1, 0) == (stats.sent, stats.reconciliations, stats.found_by_lookup)
+    assert 1 == len(venue_orders(sim))
+
+
+@pytest.mark.anyio
+async def test_a_late_answer_is_reconciled_not_resent(
+    sim: BitfinexSimulator, tmp_path: Path
+) -> None:
+    executor = BitfinexExecutor(attrs.evolve(_params(sim, tmp_path), request_timeout=0.2))
+    await executor.connect()
+    try:
+        sim.faults.rest_delay_response(0.5, path="auth/w/order/submit")
+        order = await executor.submit(limit("g-late", "BUY", "0.01", "29000"))
+    finally:
+        await executor.aclose()
+    assert OrderStatus.OPEN == order.status
+    assert (1, 1) == (executor.stats.sent, executor.stats.found_by_lookup)
+    assert 1 == len(venue_orders(sim))
+
+
+@pytest.mark.anyio
+async def test_cancel_many_uses_one_cancel_multi(
+    executor: BitfinexExecutor, sim: BitfinexSimulator
+) -> None:
+    ids = [f"g-many-{i}" for i in range(3)]
+    for i, client_id in enumerate(ids):
+        await executor.submit(limit(client_id, "BUY", "0.01", str(29000 - i)))
+    rest = executor._client()
+    singles: list[Any] = []
+
+    async def single_cancel(*args: Any, **kwargs: Any) -> Any:
+        singles.append(args)
+        raise AssertionError("cancel_many sent a single cancel")
+
+    rest.cancel_order = single_cancel  # type: ignore[method-assign]
+    finals = await executor.cancel_many(ids)
+    assert [OrderStatus.CANCELED] * 3 == [o.status for o in finals]
+    assert ([], ["CANCELED"] * 3) == (singles, [o.terminal for o in venue_orders(sim)])
+
+
+@pytest.mark.anyio
+async def test_connection_health_is_reported(
+    executor: BitfinexExecutor, sim: BitfinexSimulator
+) -> None:
+    events = executor.events()
+    sim.faults.ws_drop_connections()
+    seen: list[Order | Fill] = []
+    await take(events, lambda e: getattr(e, "health", None) is Health.RECONNECTING, seen)
+    back = await take(events, lambda e: isinstance(e, ConnectionStatus), seen)
+    assert ("bitfinex account", Health.CONNECTED) == (back.source, back.health)
+    sim.set_maintenance(True)
+    paused = await take(events, lambda e: isinstance(e, ConnectionStatus))
+    assert Health.MAINTENANCE is paused.health
+    sim.set_maintenance(False)
+    resumed = await take(events, lambda e: isinstance(e, ConnectionStatus))
+    assert Health.CONNECTED is resumed.health
 
 
 @pytest.mark.anyio

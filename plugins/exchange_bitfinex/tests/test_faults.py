@@ -235,8 +235,8 @@ async def test_stale_feed_watchdog_reconnects(
         await ws.subscribe_ticker(SYMBOL)
         await wait(ws, lambda ev: ev.kind == "ticker")
         sim.faults.ws_pause_heartbeats(True)
-        stale = await wait(ws, lambda ev: ev.kind == "error")
-        assert "stale" in str(stale.data)
+        stale = await wait(ws, lambda ev: ev.kind == "stale")
+        assert "no frame for 0.6 s" == stale.data
         sim.faults.ws_pause_heartbeats(False)
         await wait(ws, lambda ev: ev.kind == "connected" and ev.data == 2)
         await wait(ws, lambda ev: ev.kind == "ticker")
@@ -293,3 +293,102 @@ async def test_secrets_never_logged(
     assert "DEBUG" in text
     assert "TEST_API_SECRET" not in text
     assert "TEST_API_KEY" not in text
+
+
+async def test_a_skipped_sequence_number_resyncs_the_public_socket(
+    sim: BitfinexSimulator, ws_factory: Factory, wait: Any
+) -> None:
+    """SEQ_ALL: a jump in the per-connection counter is a lost frame: reconnect, new snapshot."""
+    from genesis_exchange_bitfinex._ws import OB_CHECKSUM, SEQ_ALL
+
+    async with ws_factory(authenticated=False, flags=OB_CHECKSUM | SEQ_ALL) as ws:
+        book = await ws.subscribe_book(SYMBOL)
+        await wait(ws, lambda ev: ev.kind == "book_snapshot")
+        sim.step()
+        await wait(ws, lambda ev: ev.kind == "book")
+        sim.faults.ws_skip_seq()
+        sim.step()
+        gap = await wait(ws, lambda ev: ev.kind == "seq_gap")
+        expected, got = gap.data
+        assert got == expected + 1
+        await wait(ws, lambda ev: ev.kind == "disconnected")
+        snap = await wait(ws, lambda ev: ev.kind == "book_snapshot")
+        assert (snap.subscription, ws.connections, ws.seq_gaps) == (book, 2, 1)
+        seen: list[WsEvent] = []
+        sim.step(3)
+        await wait(ws, lambda ev: ev.kind == "book", seen)
+        assert not [ev for ev in seen if ev.kind in ("seq_gap", "checksum_mismatch")]
+
+
+async def test_sequence_numbers_are_tolerated_where_unverified(
+    sim: BitfinexSimulator, ws_factory: Factory, wait: Any
+) -> None:
+    """Frames without SEQ, and authenticated sockets (channel-0 layout UNVERIFIED), never
+    trigger a resync."""
+    from genesis_exchange_bitfinex._ws import SEQ_ALL, seq_of
+
+    assert seq_of([5, [1, 2, 3]]) is None
+    assert (seq_of([5, [1, 2, 3], 7]), seq_of([5, "hb", 8]), seq_of([5, "cs", -3, 9])) == (7, 8, 9)
+    assert seq_of([5, "te", [1, 2, 3, 4], 10, 1700000000000]) == 10
+    async with ws_factory(authenticated=True, flags=SEQ_ALL) as ws:
+        await ws.subscribe_ticker(SYMBOL)
+        await wait(ws, lambda ev: ev.kind == "ticker")
+        sim.faults.ws_skip_seq()
+        seen: list[WsEvent] = []
+        sim.step(2)
+        await wait(ws, lambda ev: ev.kind == "ticker", seen)
+        await wait(ws, lambda ev: ev.kind == "ticker", seen)
+        assert (ws.seq_gaps, ws.connections) == (0, 1)
+
+
+async def test_an_overtaken_nonce_is_signed_again(sim: BitfinexSimulator) -> None:
+    """Another signer on the key (the WS auth) used larger nonces: REST gets "nonce: small",
+    which proves nothing was executed, so even a submit is simply signed again."""
+    nonce = NonceSource(clock_us=lambda: 1000)  # a frozen clock: nonces are last + 1
+    async with BitfinexRestClient(sim.rest_url, credentials=Credentials(
+            "TEST_API_KEY", "TEST_API_SECRET"), nonce=nonce, retries=0) as rest:
+        assert await rest.wallets()
+        account = sim.exchange.accounts["TEST_API_KEY"]
+        taken = account.last_nonce = nonce.last + 2  # two nonces used by someone else
+        (order,) = await rest.submit_order(OrderRequest("EXCHANGE LIMIT", SYMBOL, "0.01",
+                                                        price="29000"))
+        assert (account.last_nonce, nonce.last) == (taken + 1, taken + 1)  # the third try
+        assert [o.id for o in account.orders.values()] == [order.id]
+        account.last_nonce = nonce.last + 10  # more than the retries can climb
+        with pytest.raises(e.NonceTooSmallError):
+            await rest.wallets()
+
+
+async def test_a_refused_ws_auth_reconnects_with_a_fresh_nonce(
+    sim: BitfinexSimulator, wait: Any
+) -> None:
+    nonce = NonceSource(clock_us=lambda: 1000)
+    sim.exchange.accounts["TEST_API_KEY"].last_nonce = 1000  # the first auth nonce is taken
+    ws = BitfinexWsClient(sim.ws_url, credentials=Credentials("TEST_API_KEY", "TEST_API_SECRET"),
+                          nonce=nonce, backoff=Backoff(base=0.01, cap=0.05))
+    async with ws:
+        refused = await wait(ws, lambda ev: ev.kind == "auth")
+        assert isinstance(refused.data, e.NonceTooSmallError)
+        accepted = await wait(ws, lambda ev: ev.kind == "auth")
+        assert accepted.data == 123456
+        assert ws.connections == 2
+
+
+async def test_a_garbled_answer_to_the_probe_does_not_jam_the_circuit(
+    sim: BitfinexSimulator, nonce: NonceSource
+) -> None:
+    """Found by the soak: a half-open probe answered with garbage used to leave the probe slot
+    taken, so the endpoint stayed refused for good."""
+    clock = ManualClock()
+    async with _client(sim, nonce, clock, retries=0) as rest:
+        sim.faults.rest_status(500, path="platform/status", times=2)
+        for _ in range(2):
+            with pytest.raises(e.ServerError):
+                await rest.platform_status()
+        clock.advance(120)
+        sim.faults.rest_malformed(path="platform/status")
+        with pytest.raises(e.WireFormatError):
+            await rest.platform_status()  # the probe
+        assert rest.breaker.state("platform/status") == "open"
+        clock.advance(120)
+        assert await rest.platform_status() == 1

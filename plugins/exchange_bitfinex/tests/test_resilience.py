@@ -106,3 +106,29 @@ def test_rate_limit_opens_immediately_for_a_minute() -> None:
     assert breaker.state("auth/r/wallets") == "open"
     clock.advance(1.0)
     breaker.check("auth/r/wallets")
+
+
+def test_a_probe_without_a_verdict_frees_the_slot() -> None:
+    clock = ManualClock()
+    breaker = CircuitBreaker(clock, threshold=1, backoff=Backoff(base=1.0, rng=random.Random(0)))
+    breaker.record_failure("auth/r/wallets")
+    clock.advance(2)
+    breaker.check("auth/r/wallets")  # the half-open probe goes through
+    with pytest.raises(CircuitOpenError):
+        breaker.check("auth/r/wallets")  # only one at a time
+    breaker.release("auth/r/wallets")  # it was cancelled: no verdict
+    breaker.check("auth/r/wallets")  # the next caller probes instead
+    assert breaker.remaining("auth/r/wallets") == 0.0
+
+
+def test_circuit_changes_are_reported() -> None:
+    clock = ManualClock()
+    changes: list[tuple[str, bool]] = []
+    breaker = CircuitBreaker(clock, threshold=2, backoff=Backoff(base=1.0, rng=random.Random(0)),
+                             on_change=lambda endpoint, opened: changes.append((endpoint, opened)))
+    breaker.record_failure("ticker/tBTCUSD")
+    breaker.record_failure("ticker/tETHUSD")  # same endpoint key: opens now
+    breaker.record_failure("ticker/tBTCUSD")  # already open: no second report
+    breaker.record_success("ticker/tBTCUSD")
+    breaker.record_success("ticker/tBTCUSD")  # already closed
+    assert [("ticker", True), ("ticker", False)] == changes

@@ -135,6 +135,41 @@ async def test_cancel_multi_by_gid_and_all(rest: BitfinexRestClient) -> None:
     assert [o.id for o in remaining] == [b.id]
 
 
+async def test_order_multi_runs_each_operation_in_order(
+    rest: BitfinexRestClient, sim: BitfinexSimulator
+) -> None:
+    """``order/multi``: new, update, cancel and cancel-multi in one signed request; a refused
+    operation is reported in its own notification and does not stop the others."""
+    a, b = [
+        (await rest.submit_order(OrderRequest("EXCHANGE LIMIT", SYMBOL, "0.01", price=p)))[0]
+        for p in ("29000", "29100")
+    ]
+    new = OrderRequest("EXCHANGE LIMIT", SYMBOL, "-0.02", price="31000")
+    results = await rest.order_multi([
+        ("on", new),
+        ("ou", {"id": a.id, "price": Decimal("28900")}),
+        ("oc", {"id": 999}),
+        ("oc_multi", {"id": [a.id, b.id]}),
+        ("on", OrderRequest("EXCHANGE LIMIT", SYMBOL, "0.0001", price="29000")),
+    ])
+    assert [(r.op, r.ok) for r in results] == [
+        ("on", True), ("ou", True), ("oc", False), ("oc_multi", True), ("on", False)]
+    assert results[0].orders[0].cid == new.cid
+    assert results[1].orders[0].price == Decimal(28900)
+    assert results[2].text == "Order not found."
+    assert sorted(o.id for o in results[3].orders) == [a.id, b.id]
+    assert "minimum size" in (results[4].text or "")
+    assert [o.cid for o in await rest.active_orders(SYMBOL)] == [new.cid]
+    account = sim.exchange.accounts["TEST_API_KEY"]
+    assert {o.id: o.terminal for o in account.closed} == {a.id: "CANCELED", b.id: "CANCELED"}
+    with pytest.raises(ValueError, match=r"1\.\.75"):
+        await rest.order_multi([("oc", {"id": 1})] * 76)
+    with pytest.raises(ValueError, match="unknown multi-op"):
+        await rest.order_multi([("ox", {"id": 1})])
+    with pytest.raises(e.ParamsError, match="ops: invalid"):
+        await rest.request_auth("auth/w/order/multi", {"ops": []})
+
+
 async def test_auth_errors(sim: BitfinexSimulator) -> None:
     """Bad key, bad signature and a replayed nonce give the documented codes."""
     async with BitfinexRestClient(

@@ -10,7 +10,7 @@ import asyncio
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import attrs
@@ -180,8 +180,10 @@ class CircuitBreaker:
         threshold: int = 3,
         backoff: Backoff | None = None,
         rate_limit_pause: float = 60.0,
+        on_change: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
+        self.on_change = on_change  # (endpoint key, now open) when a circuit opens or closes
         self.threshold = threshold
         self._backoff_template = backoff or Backoff(base=1.0, cap=60.0)
         self.rate_limit_pause = rate_limit_pause
@@ -200,6 +202,11 @@ class CircuitBreaker:
             return "closed"
         return "open" if self.clock.monotonic() < circuit.open_until else "half-open"
 
+    def remaining(self, endpoint: str) -> float:
+        """Seconds until the endpoint's circuit lets a probe through (0 when closed)."""
+        until = self._circuit(endpoint).open_until
+        return 0.0 if until is None else max(until - self.clock.monotonic(), 0.0)
+
     def check(self, endpoint: str) -> None:
         circuit = self._circuit(endpoint)
         if circuit.open_until is None:
@@ -209,8 +216,15 @@ class CircuitBreaker:
             raise CircuitOpenError(endpoint_key(endpoint), max(remaining, 0.0))
         circuit.probing = True  # half-open: exactly one probe goes through
 
+    def release(self, endpoint: str) -> None:
+        """A call ended without telling success or failure: free the half-open probe slot
+        (without this a cancelled probe would keep the circuit open for good)."""
+        self._circuit(endpoint).probing = False
+
     def record_success(self, endpoint: str) -> None:
         circuit = self._circuit(endpoint)
+        if circuit.open_until is not None and self.on_change is not None:
+            self.on_change(endpoint_key(endpoint), False)
         circuit.failures = 0
         circuit.open_until = None
         circuit.probing = False
@@ -228,6 +242,8 @@ class CircuitBreaker:
             delay = circuit.backoff.next_delay()
         else:
             return
+        if circuit.open_until is None and self.on_change is not None:
+            self.on_change(endpoint_key(endpoint), True)
         circuit.open_until = now + delay
 
 

@@ -6,11 +6,13 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+import attrs
 import httpx
 
 from . import _wire as w
@@ -22,6 +24,7 @@ from .errors import (
     BitfinexApiError,
     BitfinexError,
     CircuitOpenError,
+    NonceTooSmallError,
     NotReadyError,
     OrderRejectedError,
     RateLimitError,
@@ -35,6 +38,24 @@ from .orders import OrderRequest, candidate_cid_dates
 
 log = logging.getLogger(__name__)
 _SERVER_SIDE_CODES = frozenset({None, 10000, 11000, 20060})
+_NONCE_RETRIES = 3
+MAX_MULTI_OPS = 75
+_HISTORY_LOOKUP = 500
+MULTI_OPS = frozenset({"on", "oc", "ou", "oc_multi"})
+
+
+@attrs.frozen
+class MultiOpResult:
+    """Outcome of one operation of ``order/multi`` (its own notification)."""
+
+    op: str
+    status: str | None
+    text: str | None
+    orders: list[w.Order]
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in ("ERROR", "FAILURE")
 
 
 class BitfinexRestClient:
@@ -101,17 +122,27 @@ class BitfinexRestClient:
 
         async def once() -> Any:
             async with self._auth_lock:  # nonces must reach the server in order
-                nonce = self._nonce.next()
-                assert self._creds is not None
-                headers = rest_auth_headers(self._creds, path, nonce, raw)
-                return await self._send(
-                    "POST",
-                    f"{self._base}/{path}",
-                    path,
-                    content=raw.encode(),
-                    headers=headers,
-                    write=write,
-                )
+                for attempt in range(_NONCE_RETRIES + 1):
+                    nonce = self._nonce.next()
+                    assert self._creds is not None
+                    headers = rest_auth_headers(self._creds, path, nonce, raw)
+                    try:
+                        return await self._send(
+                            "POST",
+                            f"{self._base}/{path}",
+                            path,
+                            content=raw.encode(),
+                            headers=headers,
+                            write=write,
+                        )
+                    except NonceTooSmallError:
+                        # A WS auth on the same key overtook us with a larger nonce.  The
+                        # server refused before executing anything, so even a write is safe
+                        # to send again with a fresh (larger) nonce.
+                        if attempt == _NONCE_RETRIES:
+                            raise
+                        log.info("%s: nonce overtaken; signing again", path)
+            raise AssertionError("unreachable")
 
         if write:
             return await self._guarded(path, once)
@@ -129,7 +160,14 @@ class BitfinexRestClient:
                     raise
                 waits += 1
                 delay = exc.retry_after
-            except (ServerError, TransportError, NotReadyError) as exc:
+            except RateLimitError:
+                # The breaker is now open for the endpoint: the next turn waits it out.
+                if failures >= self._retries:
+                    raise
+                failures += 1
+                delay = 0.0
+            except (ServerError, TransportError, NotReadyError, WireFormatError) as exc:
+                # WireFormatError here is an answer that was not JSON (a garbled read).
                 if failures >= self._retries:
                     raise
                 failures += 1
@@ -157,8 +195,11 @@ class BitfinexRestClient:
             else:
                 self.breaker.record_success(path)  # the server is fine; the request was not
             raise
-        except (ServerError, TransportError):
-            self.breaker.record_failure(path)
+        except (ServerError, TransportError, WireFormatError):
+            self.breaker.record_failure(path)  # a garbled answer is the server's failure too
+            raise
+        except BaseException:
+            self.breaker.release(path)  # e.g. cancelled: let the next call be the probe
             raise
         self.breaker.record_success(path)
         return result
@@ -367,15 +408,25 @@ class BitfinexRestClient:
     async def find_order_by_cid(
         self, cid: int, cid_date: str, symbol: str | None = None
     ) -> w.Order | None:
-        """Find an order (active first, then recent history) by its client id."""
-        for date in candidate_cid_dates(cid_date):
-            active = await self.active_orders(cid=cid, cid_date=date)
-            if active:
-                return active[0]
-        for order in await self.order_history(symbol, limit=500):
-            if order.cid == cid:
-                return order
-        return None
+        """The order with this client id (active first, then recent history), or ``None``."""
+        found = await self.find_orders_by_cid(cid, cid_date, symbol)
+        return found[0] if found else None
+
+    async def find_orders_by_cid(
+        self, cid: int, cid_date: str, symbol: str | None = None
+    ) -> list[w.Order]:
+        """Every order carrying this client id (an OCO pair has two), active ones first.
+
+        Two signed reads: the active orders (of ``symbol``), then the orders closed since the
+        day before ``cid_date``.  Being signed, the reads also fence off an earlier request
+        still on its way: once they pass, a smaller nonce is refused (§2.2).
+        """
+        active = [o for o in await self.active_orders(symbol) if o.cid == cid]
+        if active:
+            return active
+        since = _day_start_ms(candidate_cid_dates(cid_date)[1])
+        closed = await self.order_history(symbol, start=since, limit=_HISTORY_LOOKUP)
+        return [o for o in closed if o.cid == cid]
 
     async def update_order(self, order_id: int, **changes: Any) -> w.Order:
         """``changes``: price, amount, delta, price_aux_limit, price_trailing, flags, gid, tif."""
@@ -422,6 +473,52 @@ class BitfinexRestClient:
         return _notification_orders(await self.request_auth("auth/w/order/cancel/multi", body))
 
 
+    async def order_multi(
+        self, ops: Sequence[tuple[str, OrderRequest | Mapping[str, Any]]]
+    ) -> list[MultiOpResult]:
+        """``order/multi``: up to 75 of ``on`` (an OrderRequest), ``oc`` ({"id"} or {"cid",
+        "cid_date"}), ``ou`` ({"id", ...changes}) and ``oc_multi`` ({"id": [...]}, ...),
+        executed in order.  One result per operation; a refused operation is a result with
+        ``ok`` false, not an exception (the request as a whole raises only if refused whole)."""
+        if not 0 < len(ops) <= MAX_MULTI_OPS:
+            raise ValueError(f"order_multi takes 1..{MAX_MULTI_OPS} operations, got {len(ops)}")
+        body_ops: list[list[Any]] = []
+        for abbrev, op in ops:
+            if abbrev not in MULTI_OPS:
+                raise ValueError(f"unknown multi-op {abbrev!r}; expected one of "
+                                 f"{sorted(MULTI_OPS)}")
+            fields = op.to_body() if isinstance(op, OrderRequest) else {
+                k: _wire_value(v) for k, v in op.items() if v is not None}
+            body_ops.append([abbrev, fields])
+        answer = await self.request_auth("auth/w/order/multi", {"ops": body_ops})
+        note = w.parse_notification(answer)
+        if note.status in ("ERROR", "FAILURE"):
+            raise OrderRejectedError(
+                note.code if isinstance(note.code, int) else 10001, note.text or note.status
+            )
+        return _multi_results(note, [abbrev for abbrev, _ in ops])
+
+
+def _multi_results(note: w.Notification, abbrevs: list[str]) -> list[MultiOpResult]:
+    """Per-operation notifications inside the envelope; an envelope carrying plain ORDER
+    arrays instead (the layout is UNVERIFIED) becomes one result holding them all."""
+    data = note.data if isinstance(note.data, list) else []
+    if data and all(_looks_like_notification(item) for item in data):
+        out = []
+        for index, item in enumerate(data):
+            inner = w.parse_notification(item)
+            op = abbrevs[index] if index < len(abbrevs) else inner.type.removesuffix("-req")
+            orders = inner.orders() if inner.ok else []
+            out.append(MultiOpResult(op, inner.status, inner.text, orders))
+        return out
+    return [MultiOpResult("ox_multi", note.status, note.text, note.orders())]
+
+
+def _looks_like_notification(item: Any) -> bool:
+    return (isinstance(item, list) and len(item) > 6 and isinstance(item[1], str)
+            and item[1].endswith("-req"))
+
+
 def _notification_orders(payload: Any) -> list[w.Order]:
     note = w.parse_notification(payload)
     if note.status in ("ERROR", "FAILURE"):
@@ -429,6 +526,11 @@ def _notification_orders(payload: Any) -> list[w.Order]:
             note.code if isinstance(note.code, int) else 10001, note.text or note.status
         )
     return note.orders()
+
+
+def _day_start_ms(day: str) -> int:
+    moment = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,14 @@ Everything the socket delivers is turned into ``WsEvent`` objects on one queue; 
 ``async for event in client.events()`` or ``await client.next_event()``.  A frame that does not
 parse becomes a ``WsEvent("error", ...)`` carrying a ``WireFormatError``: the loop never dies on
 bad input.  Subscriptions are remembered and re-sent after every reconnect (chanIds change).
+
+**Sequence numbers.** With ``SEQ_ALL`` in ``flags`` every public channel frame ends with one
+per-connection counter (§3.3.2).  On a socket without credentials the client checks it: a jump
+means a frame was lost, so it emits ``seq_gap``, drops the rest of that connection and
+reconnects (fresh snapshots; the counter restarts).  The first number seen is the baseline and
+frames without a number are accepted, so a server that numbers differently degrades to no
+checking rather than to reconnect loops.  On authenticated sockets the layout on channel 0
+(``PUB_SEQ, AUTH_SEQ``) is UNVERIFIED (§7 #8), so numbers there are neither required nor checked.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from typing import Any
 import attrs
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from genesis_core import Health
 
 from . import _wire as w
 from ._auth import Credentials, NonceSource, ws_auth_message
@@ -69,9 +79,10 @@ class Subscription:
 class WsEvent:
     """One decoded happening. ``kind`` names it; ``channel`` is the channel or account abbrev.
 
-    kinds: connected, disconnected, info, maintenance, auth, subscribed, unsubscribed, ticker,
-    trades_snapshot, trade, candles_snapshot, candle, book_snapshot, book, checksum_mismatch,
-    order, account_trade, wallet, position, balance, notification, account_other, error.
+    kinds: connected, disconnected, stale, info, maintenance, auth, subscribed, unsubscribed,
+    ticker, trades_snapshot, trade, candles_snapshot, candle, book_snapshot, book,
+    checksum_mismatch, seq_gap, order, account_trade, wallet, position, balance, notification,
+    account_other, error.
     """
 
     kind: str
@@ -126,6 +137,10 @@ class BitfinexWsClient:
         self.authenticated = asyncio.Event()
         self.paused = False  # maintenance (20060) until 20061
         self.connections = 0
+        self.seq_gaps = 0
+        self._check_seq = bool(flags & SEQ_ALL) and credentials is None
+        self._seq_last: int | None = None
+        self._dropping = False  # after a SEQ gap: ignore the rest of this connection
         secrets = (credentials.api_key, credentials.api_secret) if credentials else ()
         self._frame_log = RedactingLogger(logging.getLogger("websockets.client"), secrets)
 
@@ -310,6 +325,7 @@ class BitfinexWsClient:
             await asyncio.sleep(delay)
 
     async def _session(self, ws: ClientConnection) -> str:
+        self._seq_last, self._dropping = None, False  # SEQ counts per connection
         first = await asyncio.wait_for(ws.recv(), self._open_timeout)
         self._last_rx = asyncio.get_running_loop().time()
         await self._handle_async(first if isinstance(first, str) else first.decode())
@@ -343,7 +359,7 @@ class BitfinexWsClient:
             await asyncio.sleep(self.heartbeat_timeout / 4)
             if loop.time() - self._last_rx > self.heartbeat_timeout:
                 log.warning("no data for %.1fs: reconnecting", self.heartbeat_timeout)
-                self._emit("error", data=BitfinexError(None, "stale feed: heartbeat timeout"))
+                self._emit("stale", data=f"no frame for {self.heartbeat_timeout:g} s")
                 ws.transport.abort()
                 return
 
@@ -400,11 +416,15 @@ class BitfinexWsClient:
             else:
                 err = error_for_code(msg.get("code"), str(msg.get("msg", "auth failed")))
                 self._emit("auth", data=err)
+                # An unauthenticated account socket is useless: start over with back-off
+                # (and a fresh nonce, which cures "nonce: small" from a concurrent signer).
+                self.reconnect()
         elif event == "error":
             err = parse_error_payload(msg)
             state = self._subs.get(str(msg.get("subId")))
             self._emit("error", sub=state.sub if state else None, data=err)
         elif event == "conf" and msg.get("status") != "OK":
+            self._check_seq = False  # no numbers will come: nothing to check
             self._emit("error", data=BitfinexError(None, f"conf refused: {msg}"))
         return None
 
@@ -432,6 +452,8 @@ class BitfinexWsClient:
         chan_id = frame[0]
         if chan_id == 0:
             self._on_account(frame)
+            return None
+        if self._dropping or (self._check_seq and self._seq_gap(frame)):
             return None
         state = self._by_chan.get(chan_id)
         if state is None or len(frame) < 2:
@@ -466,6 +488,24 @@ class BitfinexWsClient:
             else:
                 self._emit("candle", None, sub, w.parse_candle(head))
         return None
+
+    def _seq_gap(self, frame: list[Any]) -> bool:
+        """Track the connection's SEQ; on a jump, emit ``seq_gap`` and reconnect."""
+        seq = seq_of(frame)
+        if seq is None:
+            return False
+        last = self._seq_last
+        self._seq_last = seq if last is None else max(seq, last)
+        if last is None or seq <= last + 1:
+            if last is not None and seq <= last:
+                log.debug("SEQ %d after %d (repeated or reordered); accepted", seq, last)
+            return False
+        self.seq_gaps += 1
+        self._dropping = True
+        log.warning("SEQ jumped from %d to %d: a frame was lost; resyncing", last, seq)
+        self._emit("seq_gap", data=(last + 1, seq))
+        self.reconnect()
+        return True
 
     def _on_book(self, state: _SubState, frame: list[Any], text: str) -> Any:
         book = state.book
@@ -518,6 +558,36 @@ class BitfinexWsClient:
             self._emit("notification", abbrev, data=w.parse_notification(payload))
         else:
             self._emit("account_other", abbrev, data=payload)
+
+
+def health_of(event: WsEvent, *, ready: str = "connected") -> tuple[Health, str] | None:
+    """The connection health a socket event reports (``ready``: the event that means usable,
+    ``connected`` for public sockets, ``auth`` for the account socket), or ``None``."""
+    kind, data = event.kind, event.data
+    if kind == "disconnected":
+        return Health.RECONNECTING, str(data)
+    if kind == "stale":
+        return Health.STALE, str(data)
+    if kind == "maintenance":
+        return (Health.MAINTENANCE, "info 20060") if data else (Health.CONNECTED, "info 20061")
+    if kind == ready and not isinstance(data, BaseException):
+        return Health.CONNECTED, ""
+    return None
+
+
+def seq_of(frame: list[Any]) -> int | None:
+    """The SEQ suffix of a public channel frame, if it carries one.
+
+    It follows the payload: ``[ID, PAYLOAD, SEQ, (MTS)]``, ``[ID, "hb", SEQ]``,
+    ``[ID, "te", TRADE, SEQ]``, ``[ID, "cs", CHECKSUM, SEQ]`` (§3.3.2).
+    """
+    head = frame[1] if len(frame) > 1 else None
+    index = 3 if isinstance(head, str) and head in _TAGGED_PAYLOADS else 2
+    value = frame[index] if len(frame) > index else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+_TAGGED_PAYLOADS = frozenset({"te", "tu", "fte", "ftu", "cs"})
 
 
 def _plain(value: Any) -> Any:

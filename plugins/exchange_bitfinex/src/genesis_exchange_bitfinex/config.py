@@ -15,6 +15,7 @@ comes back under the name the bot file gave it.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
@@ -63,6 +64,49 @@ def _symbol_table(instance: object, attribute: attrs.Attribute, value: dict[str,
         seen[venue] = genesis
 
 
+def _at_least_one(instance: object, attribute: attrs.Attribute, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"'{attribute.name}' must be >= 1, got {value!r}")
+
+
+def _rate_table(instance: object, attribute: attrs.Attribute, value: dict[str, int]) -> None:
+    for endpoint, per_minute in value.items():
+        if per_minute < 1:
+            raise ValueError(f"'{attribute.name}' gives {endpoint!r} {per_minute} requests per "
+                             "minute; it must be >= 1")
+
+
+def _candle_files(instance: object, attribute: attrs.Attribute, value: dict[str, Path]) -> None:
+    if not value:
+        raise ValueError(f"'{attribute.name}' needs at least one SYMBOL: file.csv entry")
+
+
+@attrs.frozen
+class SimulatorParams:
+    """Run a Bitfinex simulator inside the bot's process instead of using ``rest_url``/``ws_url``.
+
+    The simulator listens on free loopback ports and the component talks to it over real
+    sockets with the real protocol, exactly as it would to Bitfinex; it stops when the bot
+    does.  Give the data source and the executor the same block (a YAML anchor ``&sim`` /
+    ``*sim``): they then share one simulator.
+    """
+
+    candles: dict[str, Path] = doc(
+        "Genesis symbol -> CSV file (timestamp_ms,open,high,low,close,volume; relative to the "
+        "YAML) replayed as that market, e.g. {BTCUSD: data/bitfinex_BTCUSD_1m.csv}.",
+        validator=_candle_files)
+    replay: int = doc("Candles to replay before the data stream ends (0: loop forever).",
+                      default=0, validator=_non_negative)
+    step_interval: float = doc("Seconds of wall time per replayed candle.", default=0.05,
+                               validator=_positive)
+    wallets: dict[str, Decimal] = doc(
+        "Starting exchange wallets, e.g. {USD: 10000, BTC: 0}; empty: 1.5 of each base and "
+        "50000 of each quote currency.", factory=dict)
+    maker_fee: Decimal = doc("Maker fee rate.", default=Decimal("0.001"))
+    taker_fee: Decimal = doc("Taker fee rate.", default=Decimal("0.002"))
+    seed: int = doc("Seed of the synthetic order book.", default=0)
+
+
 @attrs.frozen
 class DataParams:
     """Params of the ``bitfinex`` data source (public endpoints only: no keys)."""
@@ -90,6 +134,12 @@ class DataParams:
                        validator=_non_negative)
     heartbeat_timeout: float = doc("Seconds without any WebSocket frame before reconnecting.",
                                    default=35.0, validator=_positive)
+    sequence_check: bool = doc(
+        "Ask for sequence numbers (SEQ_ALL) on the candle socket and reconnect when one is "
+        "skipped (a lost frame).", default=True)
+    simulator: SimulatorParams | None = doc(
+        "Replay candles through an in-process simulator (see SimulatorParams) instead of "
+        "connecting to rest_url/ws_url; the stream ends after `replay` candles.", default=None)
 
 
 @attrs.frozen
@@ -121,3 +171,19 @@ class ExecutorParams:
     retries: int = doc("Retries of a failed authenticated read (writes are never blindly "
                        "retried: a submit whose answer is lost is looked up by cid).", default=2,
                        validator=_non_negative)
+    write_attempts: int = doc(
+        "Sends of one order (or cancel) before giving up with an error; a resend happens only "
+        "after the order was looked up by cid and not found.", default=4,
+        validator=_at_least_one)
+    rate_limits: dict[str, int] = doc(
+        "Requests per minute per endpoint, overriding the published table, e.g. "
+        "{auth/w/order/submit: 90, auth/r/orders: 90}.", factory=dict, validator=_rate_table)
+    rate_limit_pause: float = doc(
+        "Seconds an endpoint is left alone after HTTP 429 (Bitfinex blocks about 60 s).",
+        default=60.0, validator=_positive)
+    backoff_scale: float = doc(
+        "Multiplies every back-off delay (read retries, circuit breaker, reconnects, resends); "
+        "below 1 only against a simulator.", default=1.0, validator=_positive)
+    simulator: SimulatorParams | None = doc(
+        "Trade against an in-process simulator (see SimulatorParams) instead of rest_url/ws_url; "
+        "any api_key/api_secret is accepted there.", default=None)

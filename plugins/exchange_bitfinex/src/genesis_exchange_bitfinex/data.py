@@ -15,11 +15,17 @@ and again as trades arrive.  A bar is emitted exactly once, as :class:`CandleClo
    machine's clock; checked on every frame and at least once a second.
 
 Updates for a bar that was already emitted are dropped (logged at DEBUG), so values of an open
-bar never leak and nothing is emitted twice.  The first snapshot of a subscription only sets the
-starting point (use ``history()`` for warm-up); after a reconnect the new snapshot's bars that
-closed meanwhile are emitted.  Bars of all subscribed markets are released in close-time order
-(ties: in the order of ``markets``) once every channel has moved past that time, like the
-replay source.
+bar never leak and nothing is emitted twice.  The first snapshot of a subscription only sets
+the starting point (use ``history()`` for warm-up); after a reconnect the new snapshot's bars
+that closed meanwhile are emitted.  Bars of all subscribed markets are released in close-time
+order (ties: in the order of ``markets``) once every channel has moved past that time, like the
+replay source.  With ``sequence_check`` the socket asks for sequence numbers and reconnects when
+one is skipped (a lost frame); the new snapshot then fills the hole.
+
+**Simulator.** With ``simulator:`` the data source leases an in-process simulator (shared with
+an executor given the same block), reads it over loopback REST and WebSocket like the real
+venue, and ends the stream once the simulator has replayed ``replay`` candles and the last of
+them has arrived (it is the still-open bar, so it is not emitted).
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ import heapq
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import attrs
 
 from genesis_core import (
     CandleClosed,
     Candles,
+    ConnectionStatus,
     DataError,
     DataSource,
     MarketEvent,
@@ -46,13 +54,14 @@ from . import _wire as w
 from ._convert import SymbolMap, find_gaps, genesis_candle, to_candles, venue_timeframe
 from ._resilience import Backoff
 from ._rest import BitfinexRestClient
-from ._ws import BitfinexWsClient, Subscription, WsEvent
+from ._ws import OB_CHECKSUM, SEQ_ALL, BitfinexWsClient, Subscription, WsEvent, health_of
 from .config import DataParams
 from .errors import BitfinexError
 
 
 log = logging.getLogger(__name__)
 _TICK_S = 1.0
+STATUS_SOURCE = "bitfinex market data"  # ConnectionStatus.source of the data source
 _NEVER = -(2**62)
 
 
@@ -170,11 +179,29 @@ class BitfinexDataSource(DataSource):
         self.clock_ms: Callable[[], int] = wall_clock_ms
         self._rest: BitfinexRestClient | None = None
         self._sockets: set[BitfinexWsClient] = set()
+        self._sim: Any = None  # an embedded simulator lease (sim.embedded)
 
-    def _client(self) -> BitfinexRestClient:
+    async def _endpoints(self) -> tuple[str, str]:
+        """``rest_url``/``ws_url``, or those of the embedded simulator (started on demand)."""
+        if self.params.simulator is None:
+            return self.params.rest_url, self.params.ws_url
+        if self._sim is None:
+            from .sim import embedded  # the simulator is only imported when asked for
+
+            spec = embedded.spec_for(self.params.simulator, self.symbols.venue)
+            self._sim = await embedded.acquire(spec)
+        return self._sim.rest_url, self._sim.ws_url
+
+    @property
+    def _clock_rule(self) -> bool:
+        # A simulator replays past candles faster than real time: only newer bars close bars.
+        return self.params.close_by_clock and self.params.simulator is None
+
+    async def _client(self) -> BitfinexRestClient:
         if self._rest is None:
             params = self.params
-            self._rest = BitfinexRestClient(params.rest_url, timeout=params.request_timeout,
+            rest_url, _ = await self._endpoints()
+            self._rest = BitfinexRestClient(rest_url, timeout=params.request_timeout,
                                             retries=params.retries)
         return self._rest
 
@@ -186,15 +213,16 @@ class BitfinexDataSource(DataSource):
         if end_ms <= start_ms:
             return to_candles([], symbol, timeframe)
         try:
-            rows = await self._client().candles_range(
+            rest = await self._client()
+            rows = await rest.candles_range(
                 venue, tf, start_ms, end_ms - 1, page_limit=self.params.history_page_limit)
             newest = None
-            if not self.params.close_by_clock and rows:
-                newest = await self._client().candle_last(venue, tf)
+            if not self._clock_rule and rows:
+                newest = await rest.candle_last(venue, tf)
         except BitfinexError as exc:
             raise DataError(f"bitfinex: cannot fetch {symbol} {timeframe} candles: {exc}") from None
         step = timeframe_ms(timeframe)
-        if self.params.close_by_clock:
+        if self._clock_rule:
             now = self.clock_ms()
             rows = [c for c in rows if c.mts + step <= now]
         elif newest is not None:
@@ -213,28 +241,45 @@ class BitfinexDataSource(DataSource):
             key = f"trade:{venue_timeframe(market.timeframe)}:{self.symbols.venue(market.symbol)}"
             subs[Subscription("candles", key=key)] = index
         closer = BarCloser(markets, grace_ms=self.params.close_grace_ms)
-        ws = BitfinexWsClient(self.params.ws_url, heartbeat_timeout=self.params.heartbeat_timeout,
-                              backoff=Backoff(base=0.5, cap=30.0))
+        _, ws_url = await self._endpoints()
+        flags = OB_CHECKSUM | (SEQ_ALL if self.params.sequence_check else 0)
+        ws = BitfinexWsClient(ws_url, heartbeat_timeout=self.params.heartbeat_timeout,
+                              backoff=Backoff(base=0.5, cap=30.0), flags=flags)
         self._sockets.add(ws)
         try:
             await ws.start()
             for sub in subs:
                 await ws.subscribe(sub)
-            while True:
+            while not self._replay_over(closer):
                 try:
                     event = await asyncio.wait_for(ws.next_event(), _TICK_S)
                 except TimeoutError:
                     event = None
-                now = self.clock_ms() if self.params.close_by_clock else None
+                now = self.clock_ms() if self._clock_rule else None
                 if event is None:
                     closer.tick(now)
                 else:
                     self._on_event(closer, subs, event, now)
+                    health = health_of(event)
+                    if health is not None:
+                        yield ConnectionStatus(STATUS_SOURCE, *health, wall_clock_ms())
                 for closed in closer.release():
                     yield closed
         finally:
             self._sockets.discard(ws)
             await ws.stop()
+
+    def _replay_over(self, closer: BarCloser) -> bool:
+        """True once the embedded simulator stopped and every channel has its final bar."""
+        sim = self._sim
+        if sim is None or not sim.replay_done.is_set():
+            return False
+        for channel in closer.channels:
+            venue = self.symbols.venue(channel.market.symbol)
+            rows = sim.exchange.markets[venue].candles(venue_timeframe(channel.market.timeframe))
+            if rows and (channel.open_bar is None or channel.open_bar.mts < rows[-1].mts):
+                return False
+        return True
 
     @staticmethod
     def _on_event(closer: BarCloser, subs: dict[Subscription, int], event: WsEvent,
@@ -248,7 +293,7 @@ class BitfinexDataSource(DataSource):
             key = event.subscription.key if event.subscription else "?"
             raise DataError(f"bitfinex: cannot subscribe to {key}: {event.data}")
         else:
-            if event.kind in ("error", "disconnected"):
+            if event.kind in ("error", "disconnected", "stale", "seq_gap"):
                 log.warning("bitfinex data stream: %s %s", event.kind, event.data)
             closer.tick(now)
 
@@ -259,6 +304,11 @@ class BitfinexDataSource(DataSource):
         if self._rest is not None:
             await self._rest.aclose()
             self._rest = None
+        if self._sim is not None:
+            from .sim import embedded
+
+            await embedded.release(self._sim)
+            self._sim = None
 
 
 __all__ = ["BarCloser", "BitfinexDataSource", "find_gaps"]

@@ -15,7 +15,8 @@ Example::
                                                                         "TEST_API_SECRET"))
         sim.step()  # replay one candle (or set step_interval for a live clock)
 
-Command line: ``genesis-bitfinex-sim --market tBTCUSD=data.csv`` (see ``sim.cli``).
+Command line: ``genesis-bitfinex-sim --market tBTCUSD=data.csv`` (see ``sim.cli``).  The plugin's
+components start one themselves when given ``simulator:`` params (see ``sim.embedded``).
 """
 
 from genesis_exchange_bitfinex.sim._market import MarketSpec

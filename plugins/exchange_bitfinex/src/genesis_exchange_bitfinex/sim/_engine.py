@@ -37,7 +37,7 @@ from ._orders import (
     to_int,
 )
 from ._replay import step as replay_step
-from .config import SimConfig
+from .config import AccountSpec, SimConfig
 
 
 AccountListener = Callable[[int, str, Any], None]
@@ -61,21 +61,28 @@ class Exchange:
         for spec in config.markets:
             self.markets[spec.symbol] = self._make_market(spec, book_ids, public_ids)
         self.accounts: dict[str, Account] = {}
-        for acct_spec in config.accounts:
-            wallets: dict[WalletKey, Decimal] = {
-                ("exchange", c): Decimal(v) for c, v in config.initial_exchange_wallets().items()
-            }
-            wallets.update({("margin", c): Decimal(v) for c, v in config.margin_wallets.items()})
-            self.accounts[acct_spec.api_key] = Account(acct_spec, wallets)
         self.account_listeners: list[AccountListener] = []
         self.public_listeners: list[PublicListener] = []
         self.dirty: set[str] = set(self.markets)
         self.platform_status = 1
         self._had_fill: set[int] = set()
-        for account in self.accounts.values():  # the starting state counts as already sent
-            account.sent_wallets = {
-                k: (account.wallets[k], self.available(account, k)) for k in account.wallets
-            }
+        for acct_spec in config.accounts:
+            self.add_account(acct_spec)
+
+    def add_account(self, spec: AccountSpec) -> Account:
+        """Open an account with the configured starting wallets (an existing key is kept)."""
+        if spec.api_key in self.accounts:
+            return self.accounts[spec.api_key]
+        config = self.config
+        wallets: dict[WalletKey, Decimal] = {
+            ("exchange", c): Decimal(v) for c, v in config.initial_exchange_wallets().items()
+        }
+        wallets.update({("margin", c): Decimal(v) for c, v in config.margin_wallets.items()})
+        account = Account(spec, wallets)
+        # The starting state counts as already sent.
+        account.sent_wallets = {k: (wallets[k], self.available(account, k)) for k in wallets}
+        self.accounts[spec.api_key] = account
+        return account
 
     def _make_market(self, spec: MarketSpec, book_ids: list[int], trade_ids: list[int]) -> Market:
         cfg = self.config

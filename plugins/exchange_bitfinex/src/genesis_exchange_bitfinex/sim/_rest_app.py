@@ -22,9 +22,18 @@ from ._accounts import Account
 from ._engine import Exchange
 from ._http import HttpRequest, HttpResponse, LoseResponse
 from ._market import TIMEFRAMES_MS
-from ._orders import SimOrder, SimReject, order_text
+from ._orders import SimOrder, SimReject, order_text, rejection_array
 from ._views import BOOK_LENGTHS, PRECISIONS, book_rows, ticker_row
 from .faults import Faults
+
+
+_MAX_MULTI_OPS = 75
+_MULTI_ROUTES = {
+    "on": "auth/w/order/submit",
+    "oc": "auth/w/order/cancel",
+    "ou": "auth/w/order/update",
+    "oc_multi": "auth/w/order/cancel/multi",
+}
 
 
 def _json(status: int, payload: Any) -> HttpResponse:
@@ -62,17 +71,15 @@ class RestApp:
         path = path[4:]
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         faults = self.faults.take_http(path)
-        for fault in faults:
-            if fault.kind == "delay":
-                await asyncio.sleep(fault.delay)
-            elif fault.kind == "status":
-                if fault.status == 429:
-                    return _error(11010, "ratelimit: error", 429)
-                return HttpResponse(
-                    fault.status, b"<html>Internal Server Error</html>", "text/html"
-                )
-            elif fault.kind == "malformed":
-                return HttpResponse(200, b'[1,2,"unterminated', "application/json")
+        kinds = {f.kind: f for f in faults}
+        if "delay" in kinds:  # a slow request: nothing is checked or executed before the wait
+            await asyncio.sleep(kinds["delay"].delay)
+        if "status" in kinds:  # refused in front of the API: never executed
+            if kinds["status"].status == 429:
+                return _error(11010, "ratelimit: error", 429)
+            return HttpResponse(
+                kinds["status"].status, b"<html>Internal Server Error</html>", "text/html"
+            )
         try:
             self._rate_limit(req.peer, path)
             response = await self._dispatch(req, path, query)
@@ -81,8 +88,12 @@ class RestApp:
         except SimReject as exc:
             response = _error(exc.code, exc.msg)
         self.after_request()
-        if any(f.kind == "lose_response" for f in faults):
+        if "delay_response" in kinds:
+            await asyncio.sleep(kinds["delay_response"].delay)
+        if "lose_response" in kinds:
             raise LoseResponse
+        if "malformed" in kinds:
+            return HttpResponse(200, b'[1,2,"unterminated', "application/json")
         return response
 
     def _rate_limit(self, peer: str, path: str) -> None:
@@ -214,7 +225,31 @@ class RestApp:
                 "SUCCESS",
                 f"Submitting {len(orders)} order cancellations.",
             ]
+        if path == "auth/w/order/multi":
+            return self._multi(acct, body, now_ms)
         raise _Reply(HttpResponse(404, f"Cannot POST /api/v2/{path}".encode(), "text/html"))
+
+    def _multi(self, acct: Account, body: dict[str, Any], now_ms: int) -> list[Any]:
+        """``order/multi``: one notification per operation inside an ``ox_multi-req``
+        (the envelope TYPE and per-operation failures are UNVERIFIED, §2.6.9 / §7 #16)."""
+        ops = body.get("ops")
+        if not isinstance(ops, list) or not 0 < len(ops) <= _MAX_MULTI_OPS:
+            raise SimReject(10020, "ops: invalid")
+        results = [self._multi_op(acct, op, now_ms) for op in ops]
+        text = f"Submitting {len(ops)} order operations."
+        return [now_ms, "ox_multi-req", None, None, results, None, "SUCCESS", text]
+
+    def _multi_op(self, acct: Account, op: Any, now_ms: int) -> list[Any]:
+        if not (isinstance(op, list) and len(op) == 2 and op[0] in _MULTI_ROUTES
+                and isinstance(op[1], dict)):
+            return [now_ms, "ox_multi-req", None, None, op, None, "ERROR", "op: invalid"]
+        abbrev, payload = op
+        try:
+            return self._write_route(acct, _MULTI_ROUTES[abbrev], payload)
+        except SimReject as exc:
+            market = self.ex.markets.get(str(payload.get("symbol")))
+            echo = rejection_array(payload, market.last_price if market else None)
+            return [now_ms, f"{abbrev}-req", None, None, echo, None, "ERROR", exc.msg]
 
     # --- public routes --------------------------------------------------------------------
     def _public_route(self, path: str, q: dict[str, str]) -> Any:

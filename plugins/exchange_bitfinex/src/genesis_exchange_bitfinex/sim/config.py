@@ -31,7 +31,8 @@ class SimConfig:
     """Everything the simulator needs; defaults follow the reference's simulator defaults.
 
     ``step_interval`` 0 means the market only moves when ``BitfinexSimulator.step()`` is called
-    (tests); a positive value replays one candle per that many seconds (demo mode).
+    (tests); a positive value replays one candle per that many seconds (demo mode), and
+    ``replay_candles`` > 0 stops that clock after so many candles (``replay_done`` is then set).
     ``now_ms`` overrides the wall clock for order/trade timestamps (determinism in tests).
     """
 
@@ -54,6 +55,7 @@ class SimConfig:
     ws_port: int = 0
     heartbeat_interval: float = 15.0
     step_interval: float = 0.0
+    replay_candles: int = 0
     rate_limits: bool = False
     rate_limit_overrides: dict[str, int] = attrs.field(factory=dict)
     rate_limit_block_s: float = 60.0

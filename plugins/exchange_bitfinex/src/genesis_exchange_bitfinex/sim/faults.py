@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 @attrs.define
 class HttpFault:
-    kind: str  # "status" | "delay" | "lose_response" | "malformed"
+    kind: str  # "status" | "delay" | "delay_response" | "lose_response" | "malformed"
     path: str | None
     times: int
     status: int = 0
@@ -33,9 +33,16 @@ class Faults:
         self.corrupt_checksums = 0
         self.heartbeats_paused = False
         self.lose_next_ws_inputs = 0
+        self.skip_seq = 0
 
     def attach(self, ws: WsServer) -> None:
         self._ws = ws
+
+    def clear(self) -> None:
+        """Withdraw every queued or pending fault (the venue is healthy again)."""
+        self._http.clear()
+        self.corrupt_checksums = self.skip_seq = self.lose_next_ws_inputs = 0
+        self.heartbeats_paused = False
 
     # --- REST -----------------------------------------------------------------------------
     def rest_status(self, status: int, *, path: str | None = None, times: int = 1) -> None:
@@ -43,15 +50,23 @@ class Faults:
         self._http.append(HttpFault("status", path, times, status=status))
 
     def rest_delay(self, seconds: float, *, path: str | None = None, times: int = 1) -> None:
-        """Delay the next matching responses (the request is processed normally)."""
+        """Hold the next matching requests for ``seconds`` before processing them (a slow
+        request: authentication, nonce check and execution happen only after the wait)."""
         self._http.append(HttpFault("delay", path, times, delay=seconds))
+
+    def rest_delay_response(
+        self, seconds: float, *, path: str | None = None, times: int = 1
+    ) -> None:
+        """Process the next matching requests at once, then hold their answers for ``seconds``."""
+        self._http.append(HttpFault("delay_response", path, times, delay=seconds))
 
     def rest_lose_response(self, *, path: str | None = None, times: int = 1) -> None:
         """Process the next matching requests, then close the socket without answering."""
         self._http.append(HttpFault("lose_response", path, times))
 
     def rest_malformed(self, *, path: str | None = None, times: int = 1) -> None:
-        """Answer the next matching requests with HTTP 200 and a body that is not JSON."""
+        """Process the next matching requests, then answer HTTP 200 with a body that is not
+        JSON (the client cannot tell whether a write was executed)."""
         self._http.append(HttpFault("malformed", path, times))
 
     def take_http(self, path: str) -> list[HttpFault]:
@@ -90,6 +105,11 @@ class Faults:
     def ws_pause_heartbeats(self, paused: bool = True) -> None:
         """Stop (or resume) heartbeats and market updates: a stale feed for watchdog tests."""
         self.heartbeats_paused = paused
+
+    def ws_skip_seq(self, times: int = 1) -> None:
+        """Skip the next ``times`` SEQ numbers (one per sequenced frame sent, on whichever
+        connection sends it): to the client this looks like a lost frame (§3.3.2)."""
+        self.skip_seq += times
 
     def ws_lose_next_input(self, times: int = 1) -> None:
         """Process the next channel-0 input, then drop that connection before any reply."""

@@ -30,6 +30,8 @@ class BitfinexSimulator:
         self.rest.after_request = self.ws.publish
         self._http = HttpServer(self.rest, config.host, config.rest_port)
         self._ticker: asyncio.Task[None] | None = None
+        self.steps = 0
+        self.replay_done = asyncio.Event()  # set once the clock has replayed replay_candles
         self.faults.attach(self.ws)
 
     @property
@@ -70,6 +72,7 @@ class BitfinexSimulator:
         """Replay the next ``candles`` candles: trades, fills, book/ticker/candle updates."""
         for _ in range(candles):
             self.exchange.step()
+            self.steps += 1
             self.ws.publish(stepped=True)
 
     def set_maintenance(self, on: bool) -> None:
@@ -78,6 +81,8 @@ class BitfinexSimulator:
         self.ws.broadcast_info(20060 if on else 20061)
 
     async def _auto_step(self) -> None:
-        while True:
+        limit = self.config.replay_candles
+        while limit <= 0 or self.steps < limit:
             await asyncio.sleep(self.config.step_interval)
             self.step()
+        self.replay_done.set()
