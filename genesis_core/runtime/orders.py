@@ -34,7 +34,7 @@ from genesis_core.models import (
 )
 
 
-LOST = "lost: it never reached the venue before the bot stopped"
+LOST = "lost: the venue never got it (a stale entry is never placed late)"
 
 
 @attrs.define
@@ -128,6 +128,11 @@ class OrderPath:
         self.quote = "USD"  # fees in any other currency reduce what the legs may sell
         self.brackets: dict[str, Bracket] = {}
         self._leg_of: dict[str, str] = {}  # protective leg id -> entry id
+        # Orders whose submit failed in transit (outcome unknown) and cancels that failed:
+        # settled against the venue by client id on the next market event.
+        self.unsettled: set[str] = set()
+        self.cancels_due: set[str] = set()
+        self.on_problem: Callable[[str, str], None] = lambda cid, why: None
 
     def make_id(self, *parts: str) -> str:
         return client_order_id(self._bot, *parts)
@@ -150,8 +155,35 @@ class OrderPath:
                 await self.update(pending.transition(OrderStatus.REJECTED, at=self._clock(),
                                                      reason=str(exc)))
             raise
+        except Exception as exc:  # lost in transit: it may or may not be at the venue
+            self.unsettled.add(request.client_order_id)
+            self.on_problem(request.client_order_id, f"submit outcome unknown "
+                            f"({type(exc).__name__}: {exc}); checking the venue by client id")
+            return self.orders[request.client_order_id]
         await self.update(placed)
         return placed
+
+    async def settle(self) -> Reconciled:
+        """Resolve submits lost in transit and retry failed cancels, by client id.
+
+        The rules are the crash-recovery ones: an order the venue holds is taken as the venue
+        reports it; an exit or protective leg it never got is sent again under the same id;
+        an entry it never got is marked lost, never placed late. A venue still unreachable
+        leaves everything for the next call.
+        """
+        found = Reconciled()
+        for cid in sorted(self.unsettled):
+            try:
+                view = await self._venue_view(self.orders[cid], found)
+            except Exception:  # still unreachable: try again on the next event
+                continue
+            self.unsettled.discard(cid)
+            if view is not None:
+                await self.update(view)
+        for cid in sorted(self.cancels_due):
+            self.cancels_due.discard(cid)
+            await self._cancel(cid)
+        return found
 
     async def open(self, request: OrderRequest, stop_loss: Decimal | None,
                    take_profit: Decimal | None) -> Order | None:
@@ -183,8 +215,7 @@ class OrderPath:
 
     async def cancel_all(self) -> None:
         for order in list(self.orders.values()):
-            if not order.status.is_final:
-                await self.update(await self._executor.cancel(order.client_order_id))
+            await self._cancel(order.client_order_id)
 
     async def update(self, order: Order) -> None:
         """Record an order state reported by the executor (deduplicated)."""
@@ -259,8 +290,18 @@ class OrderPath:
 
     async def _cancel(self, client_id: str) -> None:
         order = self.orders.get(client_id)
-        if order is not None and not order.status.is_final:
-            await self.update(await self._executor.cancel(client_id))
+        if order is None or order.status.is_final:
+            return
+        try:
+            cancelled = await self._executor.cancel(client_id)
+        except OrderError:
+            raise
+        except Exception as exc:  # not known to be cancelled: retried on the next event
+            self.cancels_due.add(client_id)
+            self.on_problem(client_id, f"cancel failed ({type(exc).__name__}: {exc}); "
+                                       "retrying")
+            return
+        await self.update(cancelled)
 
     def _link(self, bracket: Bracket) -> None:
         for leg_id in (bracket.stop_id, bracket.take_id):

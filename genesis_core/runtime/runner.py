@@ -101,6 +101,7 @@ class Bot:
         self.ledger = Ledger(Decimal(0))
         self.orders = OrderPath(config.name, self.c.executor, self._order_changed,
                                 self._bracket_changed, clock=lambda: self.now)
+        self.orders.on_problem = self._order_problem
         self.buffers = {(s.symbol, s.timeframe): CandleBuffer(s.symbol, s.timeframe)
                         for s in self.c.specs}
         self.atr = {(s.symbol, s.timeframe): ATRStream(14) for s in self.c.specs}
@@ -410,6 +411,9 @@ class Bot:
         self.metrics.market_event(getattr(getattr(event, "candle", None), "timestamp", None))
         await self.c.executor.on_market(event)
         await self._settle()
+        if self.orders.unsettled or self.orders.cancels_due:
+            await self.orders.settle()
+            await self._settle()
         if not isinstance(event, CandleClosed):
             return None
         key = (event.symbol, event.timeframe)
@@ -661,6 +665,11 @@ class Bot:
 
     def _raise(self, raised: Raised) -> None:
         self._alert(raised.rule, raised.severity, raised.title, raised.message)
+
+    def _order_problem(self, client_order_id: str, why: str) -> None:
+        # The venue did not answer: the order path settles it by client id on the next event.
+        self._write(lambda s, now=self.now: s.audit(now, "order", client_order_id, why))
+        self._alert("order_unknown", Severity.HIGH, "order outcome unknown", why)
 
     def _bracket_changed(self, bracket: Bracket) -> None:
         data = bracket.to_data()  # a copy: the bracket changes on before the writer runs
