@@ -55,6 +55,7 @@ from genesis_core.runtime.build import Components, build
 from genesis_core.runtime.intents import atr_features, entry_intent
 from genesis_core.runtime.ledger import RETURNS_KEPT, Ledger
 from genesis_core.runtime.risk import evaluate
+from genesis_core.runtime.runner import NO_SHORTS
 
 
 FAR_FUTURE = 2**62
@@ -238,6 +239,8 @@ class RiskChain:
         signal = self.signals[(proposal.symbol, proposal.timestamp)]
         if not self.config.trading.auto_trading:
             return self._refuse(signal, "runtime: auto-trading paused")
+        if proposal.side < 0 and not self.c.executor.can_short():
+            return self._refuse(signal, f"runtime: {NO_SHORTS}")
         atr_, close = self.features[(signal.symbol, signal.timeframe)].get(
             signal.timestamp, (np.nan, np.nan))
         intent = entry_intent(signal, self.c.markets[signal.symbol],

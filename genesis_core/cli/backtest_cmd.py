@@ -61,15 +61,17 @@ def _beside(config_file: str, path: Path) -> Path:
 @click.option("--optimize", is_flag=True, help="Run the parameter search (backtest.optimize).")
 @click.option("--walk-forward", is_flag=True,
               help="Walk-forward analysis of the search (backtest.walk_forward).")
+@click.option("--secrets-file", type=click.Path(dir_okay=False), envvar="GENESIS_SECRETS_FILE",
+              help="KEY=VALUE file for ${KEY} references (default: $GENESIS_SECRETS_FILE).")
 @click.pass_obj
 def run(state: Any, file: str, start: str | None, end: str | None, as_json: bool,
         no_cache: bool, no_report: bool, monte_carlo: bool, optimize: bool,
-        walk_forward: bool) -> None:
+        walk_forward: bool, secrets_file: str | None) -> None:
     """Backtest the bot described in FILE on historical candles."""
     from genesis_core.config import load_config
 
     plugins = state.plugins()
-    config = load_config(file, plugins)
+    config = load_config(file, plugins, secrets_file=secrets_file)
     start_ms = parse_time(start or config.backtest.start, "backtest.start") or 0
     end_ms = parse_time(end or config.backtest.end, "backtest.end")
     if optimize or walk_forward:

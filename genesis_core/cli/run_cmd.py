@@ -11,10 +11,10 @@ import click
 from genesis_core.errors import ConfigError
 
 
-def _load(state: Any, path: str) -> Any:
+def _load(state: Any, path: str, secrets_file: str | None = None) -> Any:
     from genesis_core.config import load_config
 
-    return load_config(path, state.plugins())
+    return load_config(path, state.plugins(), secrets_file=secrets_file)
 
 
 async def _run_bot(bot: Any) -> None:
@@ -41,8 +41,10 @@ async def _run_bot(bot: Any) -> None:
 @click.option("--quiet", is_flag=True, help="Print only alerts and the final summary.")
 @click.option("--fresh", is_flag=True,
               help="Delete the bot's state database first: start over instead of resuming.")
+@click.option("--secrets-file", type=click.Path(dir_okay=False), envvar="GENESIS_SECRETS_FILE",
+              help="KEY=VALUE file for ${KEY} references (default: $GENESIS_SECRETS_FILE).")
 @click.pass_obj
-def run(state: Any, file: str, quiet: bool, fresh: bool) -> None:
+def run(state: Any, file: str, quiet: bool, fresh: bool, secrets_file: str | None) -> None:
     """Run the bot described in FILE (live or paper, as its `mode` says).
 
     If its database holds a run (stopped, or killed), that run is resumed: positions, orders
@@ -50,7 +52,7 @@ def run(state: Any, file: str, quiet: bool, fresh: bool) -> None:
     """
     from genesis_core.runtime import Bot
 
-    config = _load(state, file)
+    config = _load(state, file, secrets_file)
     if config.mode.value == "backtest":
         raise ConfigError([f"mode: this bot is a backtest; use `genesis backtest {file}` "
                            f"({file})"])

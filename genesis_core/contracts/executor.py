@@ -26,6 +26,11 @@ class Executor(Component):
     #: reconciles with it by client order id, and every order is on disk before it is sent.
     in_process: ClassVar[bool] = False
 
+    def can_short(self) -> bool:
+        """Whether a SELL may open a short position. A spot account cannot: there, SELL
+        signals only close longs and short entries are refused before anything is sent."""
+        return True
+
     async def connect(self) -> None:
         """Open connections and authenticate."""
 

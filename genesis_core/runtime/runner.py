@@ -72,6 +72,7 @@ from genesis_core.storage import Store
 
 
 NOTIFY_QUEUE = 1_000
+NO_SHORTS = "the executor cannot short (spot account): SELL signals only close longs"
 # Longest wait for another bar of the same close time before deciding (multi-symbol bots).
 SAME_CLOSE_GRACE = 0.05
 # Rejections by these policies mean trading is halted, not just that one trade was refused.
@@ -500,6 +501,9 @@ class Bot:
         if self.emergency or not self.auto_trading:
             why = "emergency stop engaged" if self.emergency else "auto-trading paused"
             self.report.decision(self.now, signal, f"REJECT: runtime: {why}")
+            return
+        if side is OrderSide.SELL and not self.c.executor.can_short():
+            self.report.decision(self.now, signal, f"REJECT: runtime: {NO_SHORTS}")
             return
         intent = entry_intent(signal, self.c.markets[signal.symbol],
                               self.features.get((signal.symbol, signal.timeframe), {}))

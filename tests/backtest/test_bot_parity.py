@@ -19,6 +19,7 @@ import pytest
 
 from genesis_core.backtest.bot import backtest_bot
 from genesis_core.config import load_config
+from genesis_core.default_plugins.paper import PaperExecutor
 from genesis_core.hookspecs import hookimpl
 from genesis_core.models import RiskAction
 from genesis_core.plugins import load_plugins
@@ -197,3 +198,42 @@ def test_per_strategy_breakdown_attributes_every_trade_to_the_leading_vote(
     assert sum(s.trades for s in per.values()) == len(run.result.trades)
     total = sum(s.net_profit for s in per.values())
     assert total == pytest.approx(float(run.result.trades.net_pnl.sum()), rel=1e-12)
+
+
+class SpotPaper(PaperExecutor):
+    """A paper venue for a spot account: nothing can be sold short."""
+
+    name = "spot_paper"
+
+    def can_short(self) -> bool:
+        return False
+
+
+class SpotPlugin:
+    __name__ = "spot_paper_plugin"
+
+    @hookimpl
+    def register_executors(self, register):  # type: ignore[no-untyped-def]
+        register(SpotPaper)
+
+
+def test_a_spot_executor_never_opens_shorts_in_paper_or_backtest(tmp_path: Path) -> None:
+    recorder = FillRecorder()
+    plugins = load_plugins(extra=[recorder, SpotPlugin()])
+    path = tmp_path / "bot.yaml"
+    path.write_text(DEMO.replace("plugin: paper", "plugin: spot_paper")
+                    .replace("storage:\n  path: paper-demo.db", "")
+                    + f"\nstorage: {{path: {tmp_path / 'state.db'}}}\n")
+    config = load_config(path, plugins)
+    bot = Bot(config, plugins, out=io.StringIO(), quiet=True)
+    anyio.run(bot.run)
+    held = Decimal(0)
+    for fill in recorder.fills:
+        held += fill.side.sign * fill.amount
+        assert held >= 0, "a short was opened"
+    run = backtest_bot(config, plugins)
+    assert (run.result.trades.side > 0).all()
+    assert [(f.timestamp, f.side.value) for f in recorder.fills] == [
+        (t, s) for t, s, *_ in _backtest_fills(run)]
+    refused = [d for d in run.decisions if "cannot short" in d.reason]
+    assert refused, "the demo's SELL signals were refused as entries"

@@ -66,7 +66,7 @@ from ._resilience import Backoff, CircuitBreaker, RateLimiter
 from ._rest import BitfinexRestClient
 from ._tracking import OrderBook
 from ._ws import BitfinexWsClient, WsEvent, health_of
-from .config import ExecutorParams
+from .config import ExecutorParams, Wallet
 from .errors import (
     BitfinexError,
     CircuitOpenError,
@@ -116,6 +116,10 @@ class BitfinexExecutor(Executor):
     name = "bitfinex"
     Params = ExecutorParams
     supports_oco = True
+
+    def can_short(self) -> bool:
+        # Only the margin wallet can sell what it does not hold.
+        return self.params.wallet is Wallet.MARGIN
 
     def __init__(self, params: ExecutorParams) -> None:
         super().__init__(params)
