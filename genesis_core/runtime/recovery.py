@@ -30,6 +30,7 @@ from genesis_core.models import (
 )
 from genesis_core.runtime.intents import entry_intent
 from genesis_core.runtime.orders import Bracket
+from genesis_core.runtime.risk import resized
 from genesis_core.storage import Confirmation, Store
 
 
@@ -142,10 +143,5 @@ def parked_intent(signal: Signal, market: Market,
     intent = entry_intent(signal, market, {})
     for decision in decisions:
         if decision.action is RiskAction.RESIZE:
-            intent = attrs.evolve(
-                intent, amount=decision.amount,
-                stop_loss=decision.stop_loss if decision.stop_loss is not None
-                else intent.stop_loss,
-                take_profit=decision.take_profit if decision.take_profit is not None
-                else intent.take_profit)
+            intent = resized(intent, decision)
     return intent

@@ -24,6 +24,15 @@ class Verdict:
             "approved")
 
 
+def resized(intent: TradeIntent, decision: RiskDecision) -> TradeIntent:
+    """``intent`` with a RESIZE decision's amount, and its stops where it gives any."""
+    return attrs.evolve(
+        intent, amount=decision.amount,
+        stop_loss=decision.stop_loss if decision.stop_loss is not None else intent.stop_loss,
+        take_profit=decision.take_profit if decision.take_profit is not None
+        else intent.take_profit)
+
+
 def evaluate(policies: list[RiskPolicy], intent: TradeIntent,
              portfolio: PortfolioSnapshot) -> Verdict:
     """First REJECT stops; RESIZE passes amount and stops on; any CONFIRM parks the trade."""
@@ -37,12 +46,7 @@ def evaluate(policies: list[RiskPolicy], intent: TradeIntent,
         if decision.action is RiskAction.CONFIRM:
             confirm = True
         elif decision.action is RiskAction.RESIZE:
-            intent = attrs.evolve(
-                intent, amount=decision.amount,
-                stop_loss=decision.stop_loss if decision.stop_loss is not None
-                else intent.stop_loss,
-                take_profit=decision.take_profit if decision.take_profit is not None
-                else intent.take_profit)
+            intent = resized(intent, decision)
     if intent.amount <= Decimal(0) and not intent.reduce_only:
         missing = RiskDecision.reject("runtime", "no policy sized the trade (add a sizing "
                                                  "policy such as fixed_fraction)")
