@@ -49,6 +49,11 @@ class Executor(Component):
         """Cancel an open order; return its final state."""
         raise NotImplementedError
 
+    async def cancel_many(self, client_order_ids: list[str]) -> list[Order]:
+        """Cancel several open orders; return their states. Venues with a batch endpoint
+        override this so an emergency stop costs one request, not one per order."""
+        return [await self.cancel(client_id) for client_id in client_order_ids]
+
     async def order(self, client_order_id: str) -> Order | None:
         """Look an order up by client id (open or recently closed); ``None`` if never seen."""
         raise NotImplementedError

@@ -214,8 +214,21 @@ class OrderPath:
                                            OrderType.MARKET, amount, reduce_only=True))
 
     async def cancel_all(self) -> None:
-        for order in list(self.orders.values()):
-            await self._cancel(order.client_order_id)
+        """Cancel every open order in one batch (the executor's ``cancel_many``)."""
+        open_ids = [cid for cid, o in self.orders.items() if not o.status.is_final]
+        if not open_ids:
+            return
+        try:
+            cancelled = await self._executor.cancel_many(open_ids)
+        except OrderError:
+            raise
+        except Exception as exc:  # not known to be cancelled: retried on the next event
+            self.cancels_due.update(open_ids)
+            self.on_problem(",".join(open_ids), f"cancel failed ({type(exc).__name__}: {exc}); "
+                                                "retrying")
+            return
+        for order in cancelled:
+            await self.update(order)
 
     async def update(self, order: Order) -> None:
         """Record an order state reported by the executor (deduplicated)."""

@@ -142,3 +142,31 @@ async def test_paper_bracket_end_to_end_take_profit_cancels_stop() -> None:
             "STOP": OrderStatus.CANCELED} == statuses
     assert not executor.positions["BTCUSD"].is_open
     assert Decimal(5) == executor.positions["BTCUSD"].realized_pnl
+
+
+class Batching(Recording):
+    """Counts batch cancels; a dead connection on the first one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    async def cancel_many(self, client_order_ids: list[str]) -> list[Order]:
+        self.batches.append(list(client_order_ids))
+        if len(self.batches) == 1:
+            raise ConnectionError("reset")
+        return await super().cancel_many(client_order_ids)
+
+
+async def test_cancel_all_is_one_batch_and_a_failed_batch_is_retried() -> None:
+    executor = Batching()
+    path = OrderPath("bot", executor, noop)
+    for i in range(3):
+        await path.submit(OrderRequest(f"o{i}", "BTCUSD", "BUY", "LIMIT", Decimal(1),
+                                       price=Decimal(100)))
+    await path.cancel_all()
+    assert executor.batches == [["o0", "o1", "o2"]]
+    assert path.cancels_due == {"o0", "o1", "o2"}  # unknown: retried, never forgotten
+    await path.settle()
+    assert not path.cancels_due
+    assert {o.status for o in path.orders.values()} == {OrderStatus.CANCELED}
