@@ -204,3 +204,15 @@ def test_position_accounting_reconciles_with_cash_exactly(trades) -> None:
     assert position.realized_pnl == cash + position.cost
     mark = Decimal("123.45")
     assert position.realized_pnl + position.unrealized_pnl(mark) == cash + position.amount * mark
+
+
+def test_short_signal_ids_resolve_to_exactly_one_waiting_signal() -> None:
+    from genesis_core.models.signals import resolve_id, short_id
+
+    ids = [f"consensus:BTCUSD:1h:{t}" for t in (1, 2, 3)]
+    assert len(short_id(ids[0])) == 6
+    assert resolve_id(short_id(ids[1]), ids) == ids[1]
+    assert resolve_id(short_id(ids[1]).upper(), ids) == ids[1]
+    assert resolve_id(ids[2], ids) == ids[2]
+    assert resolve_id("nope", ids) is None
+    assert resolve_id(short_id(ids[0]), ids[1:]) is None  # not waiting

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from genesis_core.errors import GenesisError
+from genesis_core.models.signals import resolve_id, short_id
 
 
 def _store(state: Any, file: str) -> Any:
@@ -86,9 +87,11 @@ def report(state: Any, file: str, as_json: bool) -> None:
 def confirm(state: Any, file: str, signal_id: str) -> None:
     """Confirm a signal waiting for manual confirmation (takes effect at the next bar)."""
     with _store(state, file) as store:
+        pending_ids = [c.signal_id for c in store.pending_confirmations()]
+        signal_id = resolve_id(signal_id, pending_ids) or signal_id
         waiting = store.confirmation(signal_id)
         if waiting is None or waiting.status != "pending":
-            pending = ", ".join(c.signal_id for c in store.pending_confirmations()) or "none"
+            pending = ", ".join(f"{short_id(i)} ({i})" for i in pending_ids) or "none"
             raise GenesisError(f"signal {signal_id!r} is not waiting for confirmation "
                                f"(pending: {pending})")
         # The bot judges expiry on its own clock (replays run in market time).

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Iterable
 from enum import StrEnum
 
 import attrs
@@ -71,6 +73,11 @@ class Signal:
         """Deterministic id: the same bar, symbol and strategy always give the same id."""
         return f"{self.strategy}:{self.symbol}:{self.timeframe}:{self.timestamp}"
 
+    @property
+    def short_id(self) -> str:
+        """Six hex digits of the id's hash: what a human types (``/confirm 3fa9c1``)."""
+        return short_id(self.id)
+
     @classmethod
     def make(
         cls,
@@ -111,3 +118,17 @@ class Signal:
             stop_loss=stop_loss,
             take_profit=take_profit,
         )
+
+
+def short_id(signal_id: str) -> str:
+    """The short form of a signal id (see :attr:`Signal.short_id`)."""
+    return hashlib.sha256(signal_id.encode()).hexdigest()[:6]
+
+
+def resolve_id(given: str, waiting: Iterable[str]) -> str | None:
+    """The waiting signal id that ``given`` names, in full or by its short form."""
+    ids = list(waiting)
+    if given in ids:
+        return given
+    matches = [i for i in ids if short_id(i) == given.lower()]
+    return matches[0] if len(matches) == 1 else None

@@ -57,6 +57,7 @@ from genesis_core.models import (
     format_ts,
     timeframe_ms,
 )
+from genesis_core.models.signals import resolve_id
 from genesis_core.plugins import Plugins
 from genesis_core.runtime import recovery
 from genesis_core.runtime.buffers import CandleBuffer
@@ -526,7 +527,8 @@ class Bot:
             self.pending[signal.id] = (signal, verdict.intent, expires)
             self._write(lambda s, now=self.now: s.request_confirmation(signal.id, now, expires))
             self._alert("confirmation_needed", Severity.WARNING, "signal needs confirmation",
-                        f"confirm with: genesis confirm {signal.id} (or /confirm in chat) "
+                        f"confirm with: genesis confirm {signal.short_id} (or /confirm "
+                        f"{signal.short_id} in chat; full id {signal.id}) "
                         f"before {format_ts(expires)}", signal.symbol)
         elif verdict.action is RiskAction.APPROVE:
             await self._place(signal, verdict.intent)
@@ -583,10 +585,11 @@ class Bot:
         with self._unit():
             return await self._confirm(signal_id)
 
-    async def _confirm(self, signal_id: str) -> str:
-        waiting = self.pending.pop(signal_id, None)
+    async def _confirm(self, given: str) -> str:
+        signal_id = resolve_id(given, self.pending)
+        waiting = None if signal_id is None else self.pending.pop(signal_id)
         if waiting is None:
-            return f"no signal {signal_id} is waiting for confirmation"
+            return f"no signal {given} is waiting for confirmation"
         signal, intent, _ = waiting
         if self.emergency:
             return "emergency stop engaged: nothing opens until it is cleared"

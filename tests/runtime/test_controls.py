@@ -64,7 +64,9 @@ class Operator(Notifier):
         self.alerts.append(alert)
         if alert.rule == "confirmation_needed" and self.action == "confirm":
             pending = await self.control.pending_confirmations()
-            self.outcomes.append(await self.control.confirm(pending[0].id))
+            # typed the way a human would: the short id the alert shows
+            assert pending[0].short_id in alert.message
+            self.outcomes.append(await self.control.confirm(pending[0].short_id))
         if self.action == "stop" and alert.rule == "confirmation_needed":
             self.outcomes.append(await self.control.emergency_stop(flatten=True))
 
