@@ -41,12 +41,21 @@ class Flip(Strategy):
         from genesis_core.indicators import ema
 
         ema(candles.close, self.params.period)
-        return [Signal.make(symbol=candles.symbol, timeframe=candles.timeframe,
-                            side="BUY" if i % 2 else "SELL", confidence=0.9,
-                            timestamp=candles.close_time(i), price=float(candles.close[i]),
-                            strategy=self.name, stop_loss=float(candles.close[i]) * 0.9
-                            if i % 2 else None)
-                for i in range(len(candles))]
+        return [self._signal(candles, i) for i in range(len(candles))]
+
+    def latest(self, candles: Candles) -> list[Signal]:
+        # Live needs only the last bar's signal: the EMA over the whole history still runs.
+        from genesis_core.indicators import ema
+
+        ema(candles.close, self.params.period)
+        return [self._signal(candles, len(candles) - 1)] if len(candles) else []
+
+    def _signal(self, candles: Candles, i: int) -> Signal:
+        return Signal.make(symbol=candles.symbol, timeframe=candles.timeframe,
+                           side="BUY" if i % 2 else "SELL", confidence=0.9,
+                           timestamp=candles.close_time(i), price=float(candles.close[i]),
+                           strategy=self.name,
+                           stop_loss=float(candles.close[i]) * 0.9 if i % 2 else None)
 
 
 class FlipPlugin:

@@ -26,3 +26,13 @@ class Strategy(Component):
     def generate(self, candles: Candles) -> list[Signal]:
         """Return the signals for ``candles``, at most one per bar, in time order."""
         raise NotImplementedError
+
+    def latest(self, candles: Candles) -> list[Signal]:
+        """The signals stamped at the close of the last bar: what the live runner asks for on
+        every bar. The default filters :meth:`generate`; a strategy whose history holds many
+        signals may override it to build only the last bar's (``check_strategy`` verifies
+        that it agrees with ``generate``)."""
+        if not len(candles):
+            return []
+        close_ms = candles.close_time(len(candles) - 1)
+        return [s for s in self.generate(candles) if s.timestamp == close_ms]

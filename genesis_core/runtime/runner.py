@@ -447,7 +447,7 @@ class Bot:
         close_ms = history.close_time(len(history) - 1)
         for slot in self.c.strategies:
             if any((m.symbol, m.timeframe) == key for m in slot.markets):
-                for signal in slot.strategy.generate(history):
+                for signal in slot.strategy.latest(history):
                     if signal.timestamp == close_ms:
                         await self._signal(attrs.evolve(signal, strategy=slot.label))
         self.cursor[key] = candle.timestamp

@@ -3,8 +3,8 @@
 The strategy checks are what the runtime's live == backtest promise rests on:
 
 * **no look-ahead**: the signals up to bar *t* never change when bars after *t* are appended;
-* **live parity**: feeding candles one at a time (what the live runner does) yields exactly the
-  batch signals;
+* **live parity**: feeding candles one at a time (what the live runner does, through
+  ``Strategy.latest``) yields exactly the batch signals;
 * **determinism**: the same candles give the same signals, twice, from fresh instances.
 """
 
@@ -39,7 +39,13 @@ def check_live_parity(strategy: Strategy, candles: Candles, *, start: int = 0) -
     live: list[Signal] = []
     for t in range(start + 1, len(candles)):
         close_ms = candles.close_time(t)
-        live += [s for s in strategy.generate(candles[: t + 1]) if s.timestamp == close_ms]
+        prefix = candles[: t + 1]
+        expected = [s for s in strategy.generate(prefix) if s.timestamp == close_ms]
+        got = strategy.latest(prefix)
+        if got != expected:
+            raise AssertionError(f"{strategy.name}: latest() at bar {t} gave {len(got)} "
+                                 f"signal(s), generate() stamps {len(expected)} at that close")
+        live += got
     if live != batch:
         raise AssertionError(f"{strategy.name}: live (bar by bar) gave {len(live)} signals, "
                              f"batch gave {len(batch)}")

@@ -67,6 +67,17 @@ def test_a_strategy_that_peeks_is_caught(candles) -> None:
         check_strategy(lambda: Peeking(EmaRsiParams()), candles, live_start=300)
 
 
+def test_a_latest_that_disagrees_with_generate_is_caught(candles) -> None:
+    """A fast live path (``latest``) must give what ``generate`` stamps at the last close."""
+
+    class Forgetful(EmaRsiStrategy):
+        def latest(self, c: Candles):
+            return []
+
+    with pytest.raises(AssertionError, match=r"latest\(\) at bar \d+ gave 0 signal"):
+        check_strategy(lambda: Forgetful(EmaRsiParams()), candles, live_start=300)
+
+
 def test_invalid_params_are_refused() -> None:
     with pytest.raises(ValueError, match="'slow' must be greater than fast"):
         EmaRsiParams(fast=30, slow=20)
