@@ -12,6 +12,7 @@ import pytest
 
 from genesis_core import load_config, load_plugins
 from genesis_core.runtime import Bot
+from genesis_core.storage import Store
 from genesis_exchange_bitfinex.sim import BitfinexSimulator, MarketSpec, SimConfig
 
 
@@ -83,3 +84,40 @@ async def test_paper_bot_against_the_simulator_reconciles_with_the_venue(tmp_pat
     assert account.wallets[("exchange", "USD")] == bot.ledger.cash
     position = bot.ledger.positions["BTCUSD"]
     assert account.wallets[("exchange", "BTC")] == position.amount
+
+
+@pytest.mark.anyio
+async def test_dropped_connections_reach_the_bot_as_alerts(tmp_path) -> None:
+    """Over real sockets: the simulator drops every WebSocket a few times; the data source
+    and executor report it as ConnectionStatus, and the runner raises reconnect alerts, a
+    reconnect storm, and counts the reconnects in its metrics."""
+    config = SimConfig(markets=(MarketSpec("tBTCUSD", str(CSV)),),
+                       exchange_wallets={"USD": Decimal(10000), "BTC": Decimal(0)},
+                       step_interval=0.01, heartbeat_interval=0.5, seed=3)
+    async with BitfinexSimulator(config) as sim:
+        path = tmp_path / "bot.yaml"
+        path.write_text(BOT.format(rest=sim.rest_url, ws=sim.ws_url)
+                        + "alerts: {reconnect_storm: 3, reconnect_storm_minutes: 10}\n")
+        plugins = load_plugins()
+        bot = Bot(load_config(path, plugins), plugins, out=io.StringIO())
+        with anyio.move_on_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(bot.run)
+                while bot.counts.bars < 5:  # noqa: ASYNC110 - polling the bot's counter
+                    await anyio.sleep(0.05)
+                for _ in range(4):
+                    sim.faults.ws_drop_connections()
+                    before = bot.counts.bars
+                    while bot.counts.bars < before + 3:  # noqa: ASYNC110 - reconnected
+                        await anyio.sleep(0.05)
+                tg.cancel_scope.cancel()
+    with Store.open(tmp_path / "state.db") as store:
+        rules = [a.rule for a in store.load_alerts(limit=10_000)]
+        health = [e for e in store.load_audit(limit=100_000) if e.kind == "health"]
+    assert "reconnecting" in rules
+    assert "reconnected" in rules
+    assert "reconnect_storm" in rules
+    assert {e.subject for e in health} >= {"bitfinex market data"}
+    counted = sum(s.value for m in bot.metrics.registry.collect() for s in m.samples
+                  if s.name == "genesis_reconnects_total")
+    assert counted >= 4
