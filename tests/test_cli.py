@@ -134,6 +134,26 @@ def test_backtest_optimize_and_walk_forward_rank_parameter_sets(tmp_path: Path) 
     assert all(w["window"]["test_start"] >= w["window"]["train_end"] for w in windows)
 
 
+def test_backtest_reads_candles_from_the_data_cache(tmp_path: Path) -> None:
+    bot = _demo_copy(tmp_path)
+    direct = genesis("backtest", bot, "--no-report", "--json")
+    cached_bot = tmp_path / "cached.yaml"
+    cached_bot.write_text(bot.read_text().replace("backtest:", "backtest:\n  candles_db: "
+                                                  "cache.db", 1))
+    missing = genesis("backtest", cached_bot)
+    assert missing.returncode == 2
+    assert "backtest.candles_db:" in missing.stderr
+    assert "genesis data download" in missing.stderr
+    fetched = genesis("data", "download", "--config", bot, "--start", "2013-10-01",
+                      "--end", "2013-11-01", "--db", tmp_path / "cache.db")
+    assert fetched.returncode == 0, fetched.stderr
+    # the replay file is gone: the candles can only come from the cache now
+    (tmp_path / "data" / "bitfinex_BTCUSD_1h.csv").unlink()
+    cached = genesis("backtest", cached_bot, "--no-report", "--json")
+    assert cached.returncode == 0, cached.stderr
+    assert json.loads(cached.stdout)["metrics"] == json.loads(direct.stdout)["metrics"]
+
+
 def test_backtest_bad_period_is_a_one_line_error(tmp_path: Path) -> None:
     bot = _demo_copy(tmp_path)
     result = genesis("backtest", bot, "--start", "yesterday")

@@ -102,8 +102,12 @@ class BotBacktest:
 
 
 def load_history(components: Components, start_ms: int = 0,
-                 end_ms: int = FAR_FUTURE) -> dict[tuple[str, str], Candles]:
-    """Candles of every configured market through the bot's data source ``history()``."""
+                 end_ms: int = FAR_FUTURE, *,
+                 cache: Path | None = None) -> dict[tuple[str, str], Candles]:
+    """Candles of every configured market: from a ``genesis data`` cache when ``cache`` is
+    given, else through the bot's data source ``history()``."""
+    if cache is not None:
+        return _from_cache(components, cache, start_ms, end_ms)
     source = components.data_source
     if not source.supports_history:
         raise ConfigError([f"data_source: plugin {source.name!r} provides no history to "
@@ -124,6 +128,23 @@ def load_history(components: Components, start_ms: int = 0,
             raise ConfigError([f"backtest: no {symbol} {timeframe} candles in the requested "
                                "period"])
     return candles
+
+
+def _from_cache(components: Components, path: Path, start_ms: int,
+                end_ms: int) -> dict[tuple[str, str], Candles]:
+    from genesis_core.history import CandleCache
+
+    if not path.exists():
+        raise ConfigError([f"backtest.candles_db: {path} does not exist (fill it with "
+                           "`genesis data download`)"])
+    with CandleCache.open(path) as cache:
+        candles = {(s.symbol, s.timeframe): cache.load(s.symbol, s.timeframe, start_ms, end_ms)
+                   for s in components.specs}
+    for (symbol, timeframe), c in candles.items():
+        if not len(c):
+            raise ConfigError([f"backtest.candles_db: no {symbol} {timeframe} candles in {path} "
+                               "for the requested period"])
+    return {k: attrs.evolve(c, symbol=k[0], timeframe=k[1]) for k, c in candles.items()}
 
 
 def execution_bars(components: Components,
@@ -525,7 +546,8 @@ def _worker_state(ev: BotEvaluator) -> tuple[Any, ...]:
         plugins = load_plugins(plugins_dir=ev.plugins_dir, disabled=ev.disabled)
         config = load_config(ev.config_path, plugins)
         components = build(config, plugins)
-        candles = load_history(components, ev.start_ms, ev.end_ms)
+        candles = load_history(components, ev.start_ms, ev.end_ms,
+                               cache=candles_db(config, ev.config_path))
         _WORKER[ev] = (config, plugins, candles, execution_bars(components, candles))
     return _WORKER[ev]
 
@@ -535,3 +557,11 @@ def summary_figures(result: BacktestResult) -> dict[str, float]:
     m = result.metrics()
     figures = {**attrs.asdict(m.equity), **attrs.asdict(m.trades)}
     return {k: float(v) for k, v in figures.items() if isinstance(v, int | float)}
+
+
+def candles_db(config: BotConfig, config_path: str | Path) -> Path | None:
+    """``backtest.candles_db`` resolved beside the bot file, or ``None``."""
+    path = config.backtest.candles_db
+    if path is None or path.is_absolute():
+        return path
+    return Path(config_path).resolve().parent / path

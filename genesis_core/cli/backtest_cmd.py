@@ -97,7 +97,8 @@ def _single(config: Any, plugins: Any, file: str, start_ms: int, end_ms: int | N
     from genesis_core.runtime.build import build
 
     components = build(config, plugins)
-    candles = bb.load_history(components, start_ms, end_ms or bb.FAR_FUTURE)
+    candles = bb.load_history(components, start_ms, end_ms or bb.FAR_FUTURE,
+                              cache=bb.candles_db(config, file))
     bars = bb.execution_bars(components, candles)
     key = bb.cache_key(config, plugins, candles)
     store_path = _beside(file, config.backtest.runs_db)

@@ -233,6 +233,9 @@ class BacktestConfig:
                                        default=None)
     costs: CostsConfig | None = doc("Fees and slippage; empty means the paper executor's.",
                                     default=None)
+    candles_db: Path | None = doc(
+        "Read candles from this `genesis data` cache (relative to the YAML file) instead of "
+        "asking the data source; empty means the data source's history.", default=None)
     report_dir: Path = doc("Folder for HTML reports and trade CSVs, relative to the YAML file.",
                            default=Path("backtests"))
     runs_db: Path = doc("SQLite file of stored runs (the cache), relative to the YAML file.",
