@@ -534,6 +534,10 @@ class BotEvaluator:
             run = backtest_bot(config, plugins, candles=candles)
         return summary_figures(run.result)
 
+    def n_bars(self) -> int:
+        """Execution bars in the evaluated period (what walk-forward windows index)."""
+        return int(_worker_state(self)[3].n_bars)
+
 
 _WORKER: dict[BotEvaluator, tuple[Any, ...]] = {}
 

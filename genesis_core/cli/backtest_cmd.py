@@ -213,8 +213,7 @@ def _research(state: Any, file: str, config: Any, start_ms: int, end_ms: int | N
     wf = config.backtest.walk_forward
     if wf is None:
         raise ConfigError([f"backtest.walk_forward: not set in {file}"])
-    n_bars = bb._worker_state(evaluate)[3].n_bars
-    found = walk_forward(evaluate, candidates, n_bars=n_bars, train_bars=wf.train_bars,
+    found = walk_forward(evaluate, candidates, n_bars=evaluate.n_bars(), train_bars=wf.train_bars,
                          test_bars=wf.test_bars, step_bars=wf.step_bars, anchored=wf.anchored,
                          objective=spec.objective, workers=spec.workers)
     if as_json:
