@@ -203,6 +203,13 @@ def test_drawdown_rejects_when_the_scaled_size_is_below_the_exchange_minimum() -
                                "the exchange minimum 0.001 BTCUSD") == verdict(decision)
 
 
+def test_drawdown_guard_before_the_sizer_says_so() -> None:
+    decision = DrawdownGuard().check(intent(amount="0"), snapshot("9000", peak="10000"))
+    assert (RiskAction.REJECT, "drawdown 10.00% from peak 10000.00: nothing sized to scale "
+                               "yet; put drawdown_guard after the sizing policy") == verdict(
+        decision)
+
+
 def test_drawdown_params_need_start_below_halt() -> None:
     with pytest.raises(ValueError, match="'halt_pct' must be > start_pct"):
         DrawdownGuardParams(start_pct=D("0.2"), halt_pct=D("0.1"))

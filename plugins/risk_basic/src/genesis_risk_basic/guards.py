@@ -222,6 +222,10 @@ class DrawdownGuard(RiskPolicy):
                 self.name, f"{where} reached the halt limit {pct(self.params.halt_pct)}")
         if scale == 1:
             return RiskDecision.approve(self.name, f"{where}: full size")
+        if intent.amount <= 0:  # a chain-order mistake, named as such
+            return RiskDecision.reject(
+                self.name, f"{where}: nothing sized to scale yet; put drawdown_guard after the "
+                           "sizing policy")
         amount, note = fit_amount(intent, intent.amount * scale, self.params.amount_decimals)
         if amount is None:
             return RiskDecision.reject(self.name, f"{where}: {note}")
