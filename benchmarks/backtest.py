@@ -35,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _data import make_data
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,22 +44,6 @@ sys.path.insert(0, str(REPO))
 FAST = list(range(5, 55, 5))  # 10 values
 SLOW = list(range(60, 260, 20))  # 10 values -> 100 pairs
 FEE, SLIP, SL, TP = 0.001, 0.0005, 0.02, 0.04
-
-
-def make_data(n: int, seed: int = 42) -> dict[str, np.ndarray]:
-    """Random-walk candles (log-price walk, so prices stay positive)."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    spread = np.abs(rng.normal(0.0, 5e-4, (2, n))) * close
-    return {
-        "ts": np.arange(n, dtype=np.int64) * 60_000 + 1_600_000_000_000,
-        "open": open_,
-        "high": np.maximum(open_, close) + spread[0],
-        "low": np.minimum(open_, close) - spread[1],
-        "close": close,
-        "volume": rng.gamma(2.0, 50.0, n),
-    }
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:

@@ -29,6 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _data import make_data  # noqa: E402
+
 import genesis_core.indicators as gi  # noqa: E402
 
 
@@ -42,22 +44,6 @@ except ImportError:  # optional
     pd = None
 
 Fn = Callable[[], object]
-
-
-def make_data(n: int, seed: int = 42) -> dict[str, np.ndarray]:
-    """Random-walk candles (log-price walk, so prices stay positive)."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    spread = np.abs(rng.normal(0.0, 5e-4, (2, n))) * close
-    return {
-        "ts": np.arange(n, dtype=np.int64) * 60_000 + 1_600_000_000_000,
-        "open": open_,
-        "high": np.maximum(open_, close) + spread[0],
-        "low": np.minimum(open_, close) - spread[1],
-        "close": close,
-        "volume": rng.gamma(2.0, 50.0, n),
-    }
 
 
 def cases(d: dict[str, np.ndarray]) -> list[tuple[str, Fn, Fn | None, Fn | None]]:

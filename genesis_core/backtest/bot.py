@@ -52,10 +52,9 @@ from genesis_core.models import (
 )
 from genesis_core.plugins import Plugins
 from genesis_core.runtime.build import Components, build
-from genesis_core.runtime.intents import atr_features, entry_intent
+from genesis_core.runtime.intents import NO_SHORTS, atr_features, entry_intent
 from genesis_core.runtime.ledger import RETURNS_KEPT, Ledger
 from genesis_core.runtime.risk import evaluate
-from genesis_core.runtime.runner import NO_SHORTS
 
 
 FAR_FUTURE = 2**62
@@ -204,16 +203,20 @@ def combined_signals(components: Components, candles: Mapping[tuple[str, str], C
 
 
 def _atr_at_close(candles: Mapping[tuple[str, str], Candles]
-                  ) -> dict[tuple[str, str], dict[int, tuple[float, float]]]:
-    """ATR(14) and the close per (symbol, timeframe), by bar close time (the runner's features)."""
-    out = {}
-    for (symbol, tf), c in candles.items():
-        values = atr(c.high, c.low, c.close, 14)
-        closes = c.timestamp + timeframe_ms(tf)
-        out[(symbol, tf)] = dict(zip(closes.tolist(),
-                                     zip(values.tolist(), c.close.tolist(), strict=True),
-                                     strict=True))
-    return out
+                  ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per (symbol, timeframe): bar close times, ATR(14) and closes (the runner's features)."""
+    return {(symbol, tf): (c.timestamp + timeframe_ms(tf), atr(c.high, c.low, c.close, 14),
+                           c.close)
+            for (symbol, tf), c in candles.items()}
+
+
+def _features_at(series: tuple[np.ndarray, np.ndarray, np.ndarray],
+                 close_ms: int) -> dict[str, float]:
+    closes, atrs, prices = series
+    i = int(np.searchsorted(closes, close_ms))
+    if i == len(closes) or closes[i] != close_ms:
+        return {}
+    return atr_features(float(atrs[i]), float(prices[i]))
 
 
 # --------------------------------------------------------------------------- risk
@@ -232,12 +235,13 @@ class RiskChain:
     """
 
     def __init__(self, config: BotConfig, components: Components, bars: Bars,
-                 signals: list[Signal], candles: Mapping[tuple[str, str], Candles]) -> None:
+                 signals: list[Signal], candles: Mapping[tuple[str, str], Candles],
+                 cash: Decimal) -> None:
         self.config = config
         self.c = components
         self.bars = bars
         self.quote = config.trading.quote_currency
-        self.ledger = Ledger(Decimal(0), self.quote)
+        self.ledger = Ledger(cash, self.quote)
         self.signals = {(s.symbol, s.timestamp): s for s in signals}
         self.features = _atr_at_close(candles)
         self.decisions: list[Decision] = []
@@ -249,9 +253,6 @@ class RiskChain:
                            if type(p).on_fill is not RiskPolicy.on_fill]
         self._fills = 0
 
-    def start(self, cash: Decimal) -> None:
-        self.ledger = Ledger(cash, self.quote)
-
     def __call__(self, proposal: OrderProposal, state: PortfolioState) -> OrderProposal | None:
         if state.bar != self._synced_bar:  # one state per bar, however many symbols signal
             self._synced_bar = state.bar
@@ -262,10 +263,8 @@ class RiskChain:
             return self._refuse(signal, "runtime: auto-trading paused")
         if proposal.side < 0 and not self.c.executor.can_short():
             return self._refuse(signal, f"runtime: {NO_SHORTS}")
-        atr_, close = self.features[(signal.symbol, signal.timeframe)].get(
-            signal.timestamp, (np.nan, np.nan))
-        intent = entry_intent(signal, self.c.markets[signal.symbol],
-                              atr_features(atr_, close))
+        intent = entry_intent(signal, self.c.markets[signal.symbol], _features_at(
+            self.features[(signal.symbol, signal.timeframe)], signal.timestamp))
         snapshot = attrs.evolve(self._snapshot(state), pending_entries=dict(self._pending))
         verdict = evaluate(self.c.risk, intent, snapshot)
         if verdict.action is RiskAction.CONFIRM:
@@ -399,8 +398,7 @@ def backtest_bot(config: BotConfig, plugins: Plugins, *,
     _, acted, leads = combined_signals(components, candles)
     acted = [s for s in acted if s.timestamp >= trade_from_ms]
     costs, cash = costs_of(config)
-    chain = RiskChain(config, components, bars, acted, candles)
-    chain.start(_dec(cash))
+    chain = RiskChain(config, components, bars, acted, candles, _dec(cash))
     orders = Orders.from_signals(bars, acted, size=0.0)
     result = simulate(bars, orders, initial_cash=cash, costs=costs, size_type="amount",
                       on_opposite="close", on_signal=chain)

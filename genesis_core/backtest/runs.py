@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
 import time
 import zlib
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from genesis_core.backtest.report import (
 )
 from genesis_core.backtest.simulator import TRADE_FIELDS, BacktestResult, Trades
 from genesis_core.errors import GenesisError
+from genesis_core.storage.sqlite import open_database
 
 
 SCHEMA_VERSION = 1
@@ -136,20 +136,9 @@ class RunStore:
     def open(cls, path: str | Path) -> RunStore:
         """Open (creating it and its folder if needed) the runs database at ``path``."""
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), timeout=10.0)
-        except (OSError, sqlite3.Error) as exc:
-            raise RunStoreError(f"{path}: cannot open runs database: {exc}") from None
-        try:
-            db = Database(conn, execute_plugins=False)
-            _ensure_schema(db, path)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise RunStoreError(f"{path}: cannot open runs database: {exc}") from None
-        except BaseException:
-            conn.close()
-            raise
+        db = open_database(path, lambda db: _ensure_schema(db, path), error=RunStoreError,
+                           cannot="{path}: cannot open runs database: {exc}",
+                           make_folder=True)
         return cls(db, path)
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ SizeType = Literal["equity", "amount", "value"]
 OnOpposite = Literal["reverse", "close"]
 SIZE_TYPES = {"equity": 0, "amount": 1, "value": 2}
 ENTRY_TYPES = {"market": 0, "limit": 1, "stop": 2}
+ENTRY_TYPE_NAMES = {code: name for name, code in ENTRY_TYPES.items()}
 REASONS = ("signal", "stop", "take", "end")
 BPS = 1e-4
 DAY_MS = 86_400_000
@@ -640,7 +641,6 @@ def _ask_hook(hook: RiskHook, bars: Bars, stamps: np.ndarray, orders: Orders, t:
                               for f in (k.P_SL, k.P_TP)),
         day_start_equity=float(equity[np.searchsorted(
             bars.timestamp, bars.timestamp[t] // DAY_MS * DAY_MS)]))
-    types = {v: key for key, v in ENTRY_TYPES.items()}
     o = orders
     for j in range(len(names)):
         d = int(o.direction[t, j])
@@ -656,7 +656,8 @@ def _ask_hook(hook: RiskHook, bars: Bars, stamps: np.ndarray, orders: Orders, t:
             symbol=names[j], symbol_index=j, bar=t, timestamp=state.timestamp, side=d,
             price=float(bars.close[t, j]), size=float(o.size[t, j]), size_type=size_type,
             stop_loss=opt(o.stop_loss[t, j]), take_profit=opt(o.take_profit[t, j]),
-            entry_type=types[int(o.entry_type[t, j])], entry_price=opt(o.entry_price[t, j]),
+            entry_type=ENTRY_TYPE_NAMES[int(o.entry_type[t, j])],
+            entry_price=opt(o.entry_price[t, j]),
             confidence=opt(o.confidence[t, j]), reversal=amt != 0 and (amt > 0) != (d > 0))
         decided = hook(proposal, state)
         if decided is None or not decided.size > 0:

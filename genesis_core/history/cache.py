@@ -15,7 +15,6 @@ prove are written in one transaction, so an interrupted download leaves both or 
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -28,6 +27,7 @@ from sqlite_utils.migrations import Migrations
 from genesis_core.errors import DataError, GenesisError
 from genesis_core.models import Candles, format_ts, timeframe_ms
 from genesis_core.models.market import csv_number
+from genesis_core.storage.sqlite import open_database
 
 
 DEFAULT_PATH = Path("genesis-data.db")
@@ -159,11 +159,8 @@ class CandleCache:
     def open(cls, path: str | Path = DEFAULT_PATH) -> CandleCache:
         """Open (creating if needed) the cache at ``path`` and bring its schema up to date."""
         path = Path(path)
-        try:
-            db = Database(sqlite3.connect(str(path), timeout=10.0), execute_plugins=False)
-        except sqlite3.Error as exc:
-            raise HistoryError(f"{path}: cannot open candle cache: {exc}") from None
-        try:
+
+        def setup(db: Database) -> None:
             applied = {m.name for m in MIGRATIONS.applied(db)}
             foreign = set(db.table_names()) - {Migrations.migrations_table}
             if not applied and foreign:  # refuse before changing anything in someone's file
@@ -177,12 +174,10 @@ class CandleCache:
             # and coverage goes with its bars, so a re-run fetches it again.
             db.execute("PRAGMA synchronous=NORMAL")
             MIGRATIONS.apply(db)
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            raise HistoryError(f"{path}: not a Genesis candle cache ({exc})") from None
-        except BaseException:
-            db.close()
-            raise
+
+        db = open_database(path, setup, error=HistoryError,
+                           cannot="{path}: cannot open candle cache: {exc}",
+                           invalid="{path}: not a Genesis candle cache ({exc})")
         return cls(db, path)
 
     def close(self) -> None:

@@ -12,6 +12,10 @@ from typing import Any
 from genesis_core.models import Market, OrderSide, Signal, SignalSide, TradeIntent
 
 
+# Why a SELL entry is refused on an executor that cannot short (live, paper and backtest).
+NO_SHORTS = "the executor cannot short (spot account): SELL signals only close longs"
+
+
 def side_of(signal: Signal) -> OrderSide:
     return OrderSide.BUY if signal.side is SignalSide.BUY else OrderSide.SELL
 

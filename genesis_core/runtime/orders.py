@@ -215,20 +215,7 @@ class OrderPath:
 
     async def cancel_all(self) -> None:
         """Cancel every open order in one batch (the executor's ``cancel_many``)."""
-        open_ids = [cid for cid, o in self.orders.items() if not o.status.is_final]
-        if not open_ids:
-            return
-        try:
-            cancelled = await self._executor.cancel_many(open_ids)
-        except OrderError:
-            raise
-        except Exception as exc:  # not known to be cancelled: retried on the next event
-            self.cancels_due.update(open_ids)
-            self.on_problem(",".join(open_ids), f"cancel failed ({type(exc).__name__}: {exc}); "
-                                                "retrying")
-            return
-        for order in cancelled:
-            await self.update(order)
+        await self._cancel_ids(list(self.orders))
 
     async def update(self, order: Order) -> None:
         """Record an order state reported by the executor (deduplicated)."""
@@ -302,19 +289,24 @@ class OrderPath:
                 await self._cancel(leg_id)
 
     async def _cancel(self, client_id: str) -> None:
-        order = self.orders.get(client_id)
-        if order is None or order.status.is_final:
+        await self._cancel_ids([client_id])
+
+    async def _cancel_ids(self, ids: list[str]) -> None:
+        ids = [i for i in ids if (o := self.orders.get(i)) is not None and not o.status.is_final]
+        if not ids:
             return
         try:
-            cancelled = await self._executor.cancel(client_id)
+            done = ([await self._executor.cancel(ids[0])] if len(ids) == 1
+                    else await self._executor.cancel_many(ids))
         except OrderError:
             raise
         except Exception as exc:  # not known to be cancelled: retried on the next event
-            self.cancels_due.add(client_id)
-            self.on_problem(client_id, f"cancel failed ({type(exc).__name__}: {exc}); "
-                                       "retrying")
+            self.cancels_due.update(ids)
+            self.on_problem(",".join(ids), f"cancel failed ({type(exc).__name__}: {exc}); "
+                                           "retrying")
             return
-        await self.update(cancelled)
+        for order in done:
+            await self.update(order)
 
     def _link(self, bracket: Bracket) -> None:
         for leg_id in (bracket.stop_id, bracket.take_id):

@@ -63,7 +63,7 @@ from genesis_core.runtime import recovery
 from genesis_core.runtime.buffers import CandleBuffer
 from genesis_core.runtime.build import Components, build
 from genesis_core.runtime.control import RunnerControl
-from genesis_core.runtime.intents import atr_features, entry_intent, side_of
+from genesis_core.runtime.intents import NO_SHORTS, atr_features, entry_intent, side_of
 from genesis_core.runtime.ledger import Ledger
 from genesis_core.runtime.orders import Booked, Bracket, OrderPath, Reconciled
 from genesis_core.runtime.recorder import Recorder
@@ -73,7 +73,6 @@ from genesis_core.storage import Store
 
 
 NOTIFY_QUEUE = 1_000
-NO_SHORTS = "the executor cannot short (spot account): SELL signals only close longs"
 # Longest wait for another bar of the same close time before deciding (multi-symbol bots).
 SAME_CLOSE_GRACE = 0.05
 # Rejections by these policies mean trading is halted, not just that one trade was refused.
@@ -434,8 +433,8 @@ class Bot:
         self._expire_confirmations()
         await self._poll_commands()
         self._deliver_all(self.alerts.flush(close_ms))
-        self._track_equity()
-        for raised in self.performance.on_equity(close_ms, self.ledger.equity()):
+        equity = self._track_equity()
+        for raised in self.performance.on_equity(close_ms, equity):
             self._raise(raised)
         return event
 
@@ -565,7 +564,8 @@ class Bot:
             self._write(lambda s, now=self.now: s.set_flag("emergency_stop", False, now))
             self._alert("emergency_stop", Severity.WARNING, "emergency stop cleared", "")
 
-    def _track_equity(self) -> None:
+    def _track_equity(self) -> Decimal:
+        """Export equity, PnL and drawdown to the metrics; return the equity."""
         equity = self.ledger.equity()
         peak = self.ledger.peak or equity
         self.metrics.equity(
@@ -573,6 +573,7 @@ class Bot:
             unrealized_pnl=float(self.ledger.unrealized()),
             drawdown=float((peak - equity) / peak) if peak else 0.0,
             open_positions=sum(p.is_open for p in self.ledger.positions.values()))
+        return equity
 
     # -- auto-trading controls ----------------------------------------------------------------
     def _expire_confirmations(self) -> None:

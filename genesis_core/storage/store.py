@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -36,6 +35,7 @@ from genesis_core.models import (
     Signal,
 )
 from genesis_core.storage.migrations import StorageError, migrate
+from genesis_core.storage.sqlite import open_database
 
 
 FlagValue = bool | int | str
@@ -111,23 +111,17 @@ class Store:
     def open(cls, path: str | Path) -> Store:
         """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
         path = Path(path)
-        try:
-            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
-        except sqlite3.Error as exc:
-            raise StorageError(f"{path}: cannot open bot database: {exc}") from None
-        try:
-            db = Database(conn, execute_plugins=False)
+
+        def setup(db: Database) -> None:
             db.enable_wal()
             # FULL: a commit survives power loss too, not only a killed process.
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
             migrate(db, path)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise StorageError(f"{path}: cannot open bot database: {exc}") from None
-        except BaseException:
-            conn.close()
-            raise
+
+        db = open_database(path, setup, error=StorageError,
+                           cannot="{path}: cannot open bot database: {exc}",
+                           check_same_thread=False)
         return cls(db, path)
 
     def close(self) -> None:

@@ -40,23 +40,3 @@ POLICIES = (
     Kelly,
     Stops,
 )
-
-__all__ = [
-    "POLICIES",
-    "ConfidenceBands",
-    "ConfidenceScaled",
-    "Cooldown",
-    "CorrelationGuard",
-    "DrawdownGuard",
-    "ExposureCap",
-    "FixedFraction",
-    "Kelly",
-    "KillSwitch",
-    "MaxDailyLoss",
-    "MaxOpenPositions",
-    "RiskPerTrade",
-    "Stops",
-    "TradingWindow",
-    "VolatilityFilter",
-    "VolatilityTarget",
-]
