@@ -172,6 +172,23 @@ def test_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:
     assert 2 == genesis("no-such-command").returncode
 
 
+def test_a_nan_candle_met_while_running_is_a_one_line_error(tmp_path: Path) -> None:
+    """The bot's tasks run in a task group; the user's mistake must not surface as an
+    ExceptionGroup (it did: 'failed: ExceptionGroup: unhandled errors in a TaskGroup')."""
+    bot = _demo_copy(tmp_path)
+    csv = tmp_path / "data" / "bitfinex_BTCUSD_1h.csv"
+    lines = csv.read_text().splitlines()
+    fields = lines[50].split(",")
+    fields[4] = "nan"
+    lines[50] = ",".join(fields)
+    csv.write_text("\n".join(lines) + "\n")
+    result = genesis("run", bot, "--quiet", "--fresh")
+    assert 2 == result.returncode
+    assert result.stderr.strip().endswith(f"{csv}:51: NaN in {lines[50]!r}")
+    assert "Traceback" not in result.stderr
+    assert "ExceptionGroup" not in result.stderr
+
+
 def test_schema_shows_installed_params() -> None:
     text = genesis("config", "schema").stdout
     assert "strategy 'ema_rsi' from genesis-strategy-ema-rsi" in text

@@ -90,10 +90,28 @@ def _register_builtin_commands() -> None:
 _register_builtin_commands()
 
 
+def _user_error(exc: BaseException) -> BaseException:
+    """The exception to report: a task group's GenesisError if it holds one (the bot's
+    concurrent tasks wrap a bad replay file in an ExceptionGroup), its only member if it has
+    one, else ``exc``."""
+    if isinstance(exc, BaseExceptionGroup):
+        matched, _ = exc.split(GenesisError)
+        while isinstance(matched, BaseExceptionGroup):
+            matched = matched.exceptions[0]
+        if matched is not None:
+            return matched
+        if len(exc.exceptions) == 1:
+            return _user_error(exc.exceptions[0])
+    return exc
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``genesis`` script."""
     try:
-        code = cli.main(args=argv, prog_name="genesis", standalone_mode=False)
+        try:
+            code = cli.main(args=argv, prog_name="genesis", standalone_mode=False)
+        except BaseExceptionGroup as group:
+            raise _user_error(group) from None
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
