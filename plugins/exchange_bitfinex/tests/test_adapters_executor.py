@@ -28,12 +28,14 @@ from genesis_core import (
 )
 from genesis_exchange_bitfinex._convert import (
     MAX_CID,
+    SymbolMap,
     apply_wire,
     cid_for,
     fill_from_trade,
     order_status,
     venue_request,
 )
+from genesis_exchange_bitfinex._tracking import OrderBook
 from genesis_exchange_bitfinex._wire import AccountTrade, parse_order
 from genesis_exchange_bitfinex.config import ExecutorParams, Wallet
 from genesis_exchange_bitfinex.errors import TransportError
@@ -151,6 +153,19 @@ def test_fill_sign_conventions() -> None:
     with pytest.raises(ValueError, match="carries no fee"):
         fill_from_trade(AccountTrade(3, "tBTCUSD", 1, 7, Decimal(1), Decimal(1), None, None,
                                      None, None, None, None), "a", "BTCUSD")
+
+
+def test_a_trade_without_fee_does_not_swallow_its_fill() -> None:
+    book = OrderBook(SymbolMap(), lambda: 1)
+    book.register("a", SYMBOL)
+    book.orders["a"] = Order(limit("a", "SELL", "0.2", "30050"))
+    bare = AccountTrade(405000001, "tTESTBTC:TESTUSD", 1, 7, Decimal("-0.2"), Decimal("30050"),
+                        "EXCHANGE LIMIT", Decimal("30050"), 1, None, None, cid_for("a"))
+    assert book.on_trade(bare) is False  # skipped, not fatal
+    assert book.on_trade(attrs.evolve(bare, fee=Decimal("-6.01"), fee_currency="TESTUSD"))
+    fill = book.events.get_nowait()
+    assert isinstance(fill, Fill)
+    assert fill.fee == Decimal("6.01")
 
 
 def test_cids_are_deterministic_int45_and_requests_signed() -> None:

@@ -1,5 +1,6 @@
 """Signing vectors from the reference, and nonce monotonicity across restarts."""
 
+import json
 import logging
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from genesis_exchange_bitfinex._auth import (
     sign_ws,
     ws_auth_message,
 )
+from genesis_exchange_bitfinex.orders import OrderRequest
 
 
 SECRET = "TEST_API_SECRET"
@@ -78,6 +80,18 @@ SECRET = "TEST_API_SECRET"
 def test_rest_signature_vectors(path: str, nonce: str, body: str, signature: str) -> None:
     """S1-S7: HMAC-SHA384 over /api/v2/ + path + nonce + raw body."""
     assert sign_rest(SECRET, path, nonce, body) == signature
+
+
+def test_a_float_order_is_signed_as_the_reference_s3_body() -> None:
+    """Floats become their decimal text, not their binary expansion (0.001000000000000000020...)."""
+    request = OrderRequest("EXCHANGE LIMIT", "tTESTBTC:TESTUSD", 0.001, price=30000.0,
+                           cid=1700000000123, flags=4096)
+    body = json.dumps(request.to_body(), separators=(",", ":"))
+    assert body == (
+        '{"type":"EXCHANGE LIMIT","symbol":"tTESTBTC:TESTUSD","amount":"0.001","price":"30000",'
+        '"cid":1700000000123,"flags":4096}'
+    )
+    assert sign_rest(SECRET, "auth/w/order/submit", "1700000000000002", body).startswith("a2d3434e")
 
 
 def test_rest_payload_shape_and_query_is_not_signed() -> None:

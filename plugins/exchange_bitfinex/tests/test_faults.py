@@ -192,6 +192,47 @@ async def test_maintenance_pauses_inputs_and_resubscribes(
         assert ws.connections == 1  # resubscribed on the same socket
 
 
+async def test_a_reconnect_to_an_operative_platform_ends_the_pause(
+    sim: BitfinexSimulator, ws_factory: Factory, wait: Any
+) -> None:
+    """The server restarts during maintenance: the 20061 never comes, the new info says 1."""
+    async with ws_factory() as ws:
+        await wait(ws, lambda ev: ev.kind == "auth")
+        sim.set_maintenance(True)
+        await wait(ws, lambda ev: ev.kind == "maintenance" and ev.data is True)
+        sim.faults.ws_drop_connections()  # reconnects into the maintenance: still paused
+        await wait(ws, lambda ev: ev.kind == "auth" and ws.connections == 2)
+        assert ws.paused
+        sim.exchange.platform_status = 1  # back up, without any 20061
+        sim.faults.ws_drop_connections()
+        await wait(ws, lambda ev: ev.kind == "maintenance" and ev.data is False)
+        await wait(ws, lambda ev: ev.kind == "auth" and ws.connections == 3)
+        await ws.submit_order(OrderRequest("EXCHANGE LIMIT", SYMBOL, "0.01", price="29000"))
+        await wait(ws, lambda ev: ev.kind == "order" and ev.channel == "on")
+
+
+async def test_a_connection_opened_in_maintenance_is_paused(
+    sim: BitfinexSimulator, ws_factory: Factory, wait: Any
+) -> None:
+    sim.exchange.platform_status = 0  # info {"platform":{"status":0}}, no 20060 on this socket
+    async with ws_factory() as ws:
+        await wait(ws, lambda ev: ev.kind == "maintenance" and ev.data is True)
+        with pytest.raises(e.MaintenanceError):
+            await ws.submit_order(OrderRequest("EXCHANGE LIMIT", SYMBOL, "0.01", price="1"))
+
+
+async def test_a_deeply_nested_frame_is_skipped_not_fatal(
+    sim: BitfinexSimulator, ws_factory: Factory, wait: Any
+) -> None:
+    async with ws_factory() as ws:
+        await wait(ws, lambda ev: ev.kind == "balance")
+        sim.faults.ws_send_raw("[" * 100_000 + "]" * 100_000)  # RecursionError in json
+        bad = await wait(ws, lambda ev: ev.kind == "error")
+        assert isinstance(bad.data, e.WireFormatError)
+        await ws.submit_order(OrderRequest("EXCHANGE LIMIT", SYMBOL, "0.01", price="29000"))
+        await wait(ws, lambda ev: ev.kind == "order" and ev.channel == "on")
+
+
 async def test_malformed_frames_do_not_kill_the_loop(
     sim: BitfinexSimulator, ws_factory: Factory, wait: Any
 ) -> None:

@@ -14,12 +14,21 @@ from typing import Any
 
 def loads(text: str | bytes) -> Any:
     """Decode JSON with floats as ``Decimal`` (integers stay ``int``)."""
-    return json.loads(text, parse_float=Decimal)
+    return _decode(text, parse_float=Decimal)
 
 
 def loads_raw_numbers(text: str | bytes) -> Any:
     """Decode JSON keeping every number as its exact wire text (for book checksums)."""
-    return json.loads(text, parse_float=str, parse_int=str)
+    return _decode(text, parse_float=str, parse_int=str)
+
+
+def _decode(text: str | bytes, **hooks: Any) -> Any:
+    try:
+        return json.loads(text, **hooks)
+    except RecursionError:
+        # Absurdly nested input is just bad JSON: callers catch ValueError, and an escaping
+        # RecursionError would end the WebSocket loop for good.
+        raise ValueError("JSON nested too deeply") from None
 
 
 def js_number(value: Decimal | int) -> str:

@@ -108,6 +108,10 @@ class OrderBook:
             log.info("trade %d of order %d is not tracked by this executor", trade.id,
                      trade.order_id)
             return False
+        if trade.fee is None:
+            # Not yet the full record ('te' shape): marking it seen would drop the real one.
+            log.info("trade %d carries no fee yet; waiting for its full record", trade.id)
+            return False
         self.fills_seen.add(trade.id)
         self.newest_trade_ms = max(self.newest_trade_ms, trade.mts)
         symbol = self.orders[client_id].request.symbol

@@ -433,6 +433,11 @@ class BitfinexWsClient:
         if "version" in msg and msg["version"] != 2:
             self._emit("error", data=BitfinexError(None, f"unsupported version {msg['version']}"))
         self._emit("info", data=msg)
+        platform = msg.get("platform")
+        if isinstance(platform, dict) and "status" in platform:
+            # Each connection states the platform status: it ends a pause whose 20061 was
+            # missed (the server restarted during maintenance) and starts one on status 0.
+            self._set_paused(platform["status"] == 0)
         if code == 20051:
             self.reconnect()
         elif code == 20060:
@@ -443,6 +448,11 @@ class BitfinexWsClient:
             self._emit("maintenance", data=False)
             return self._resubscribe_all()
         return None
+
+    def _set_paused(self, paused: bool) -> None:
+        if paused != self.paused:
+            self.paused = paused
+            self._emit("maintenance", data=paused)
 
     async def _resubscribe_all(self) -> None:
         for state in list(self._subs.values()):

@@ -63,8 +63,13 @@ def candidate_cid_dates(cid_date: str) -> list[str]:
     return [cid_date, *((day + timedelta(days=d)).strftime("%Y-%m-%d") for d in (-1, 1))]
 
 
+def _exact(value: Any) -> Decimal:
+    # Via str(): Decimal(0.001) is the float's binary expansion, 0.00100000000000000002...
+    return Decimal(str(value))
+
+
 def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+    return None if value is None else _exact(value)
 
 
 @attrs.frozen
@@ -73,7 +78,7 @@ class OrderRequest:
 
     type: str = attrs.field(validator=attrs.validators.in_(ORDER_TYPES))
     symbol: str
-    amount: Decimal = attrs.field(converter=Decimal)
+    amount: Decimal = attrs.field(converter=_exact)
     price: Decimal | None = attrs.field(default=None, converter=_dec)
     cid: int = attrs.field(factory=new_cid)
     cid_date: str = attrs.field(factory=utc_date)
