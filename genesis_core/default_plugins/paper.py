@@ -142,6 +142,7 @@ class PaperExecutor(Executor):
         if not isinstance(event, CandleClosed):
             return
         bar = event.candle
+        hits: list[tuple[Order, Decimal, Liquidity]] = []
         for order in list(self._orders.values()):
             if order.status.is_final or order.request.symbol != event.symbol:
                 continue
@@ -149,7 +150,9 @@ class PaperExecutor(Executor):
                 continue  # placed after this bar opened: it can only fill on later bars
             hit = self._match(order.request, bar)
             if hit is not None:
-                self._fill(order, *hit, at=bar.timestamp)
+                hits.append((order, *hit))
+        for order, price, liquidity in _one_per_group(hits, _price(bar.open)):
+            self._fill(order, price, liquidity, at=bar.timestamp)
         # Orders placed from now on were decided at this bar's close: they fill from the next bar.
         self._clock = max(self._clock, bar.timestamp + timeframe_ms(event.timeframe))
 
@@ -198,6 +201,22 @@ class PaperExecutor(Executor):
         self._events.append(event)
         if self._wakeup is not None:
             self._wakeup.set()
+
+
+def _one_per_group(hits: list[tuple[Order, Decimal, Liquidity]],
+                   open_: Decimal) -> list[tuple[Order, Decimal, Liquidity]]:
+    """Of the legs of one OCO group reached on one bar only one fills (the order path cancels
+    the other on hearing of it), chosen as the backtester does: a leg the bar opened through,
+    else the stop-loss. Filling both would sell the position twice, flipping it."""
+    def rank(hit: tuple[Order, Decimal, Liquidity]) -> tuple[bool, bool]:
+        return hit[1] != open_, hit[0].request.type is not OrderType.STOP
+
+    winners: dict[str, tuple[Order, Decimal, Liquidity]] = {}
+    for hit in hits:
+        group = hit[0].request.group_id
+        if group is not None and (group not in winners or rank(hit) < rank(winners[group])):
+            winners[group] = hit
+    return [h for h in hits if h[0].request.group_id is None or winners[h[0].request.group_id] is h]
 
 
 @hookimpl

@@ -35,6 +35,8 @@ from genesis_core.models import (
 
 
 LOST = "lost: the venue never got it (a stale entry is never placed late)"
+WITHDRAWN = "withdrawn: cancelled before the venue got it"
+UNACKNOWLEDGED = frozenset({OrderStatus.PENDING, OrderStatus.SUBMITTED})
 
 
 @attrs.define
@@ -209,8 +211,8 @@ class OrderPath:
         for bracket in self.brackets.values():
             if bracket.symbol == symbol and not bracket.closed:
                 await self._retire(bracket)
-        if amount > 0:
-            await self.submit(OrderRequest(self.make_id(tag, "exit"), symbol, side,
+        if amount > 0:  # the symbol in the id: one tag (an emergency stop) flattens several
+            await self.submit(OrderRequest(self.make_id(tag, symbol, "exit"), symbol, side,
                                            OrderType.MARKET, amount, reduce_only=True))
 
     async def cancel_all(self) -> None:
@@ -228,6 +230,11 @@ class OrderPath:
             if not previous.can_transition(order.status):
                 await self._skipped_submitted(previous, order)
                 return  # otherwise a stale report overtaken by a later state
+            if order.filled_amount < previous.filled_amount:  # older than fills we know of
+                if not order.status.is_final:
+                    return
+                order = attrs.evolve(order, filled_amount=previous.filled_amount,
+                                     average_price=previous.average_price)
         self.orders[order.client_order_id] = order
         await self._on_order(order, previous)
 
@@ -245,16 +252,30 @@ class OrderPath:
         """Keep brackets in step with fills: place or resize legs, or cancel a sibling."""
         entry_id = self._leg_of.get(fill.client_order_id)
         if entry_id is not None:
-            bracket = self.brackets[entry_id]
-            if not bracket.closed:
-                await self._retire(bracket, keep=fill.client_order_id)
+            await self._leg_filled(self.brackets[entry_id], fill)
             return
         bracket = self.brackets.get(fill.client_order_id)
         if bracket is None or bracket.closed:
             return
-        net = fill.amount - (fill.fee if fill.fee_currency != self.quote else Decimal(0))
-        bracket.filled += net
+        # A fee taken in the base currency leaves less held after a buy, more owed after a
+        # sell (as the ledger books it); the legs must close exactly what is held.
+        base_fee = fill.fee if fill.fee_currency != self.quote else Decimal(0)
+        bracket.filled += fill.amount - fill.side.sign * base_fee
         await self._place_legs(bracket)
+
+    async def _leg_filled(self, bracket: Bracket, fill: Fill) -> None:
+        if bracket.closed:
+            return
+        if fill.client_order_id in (bracket.stop_id, bracket.take_id):
+            await self._retire(bracket, keep=fill.client_order_id)  # OCO: the sibling goes
+            return
+        # A leg superseded by a resize filled before its cancel landed: the current legs are
+        # resized to what is still held, not retired with the position left unprotected.
+        bracket.filled -= fill.amount
+        if bracket.filled > 0:
+            await self._place_legs(bracket)
+        else:
+            await self._retire(bracket)
 
     async def _place_legs(self, bracket: Bracket) -> None:
         for leg_id in (bracket.stop_id, bracket.take_id):
@@ -299,7 +320,14 @@ class OrderPath:
             done = ([await self._executor.cancel(ids[0])] if len(ids) == 1
                     else await self._executor.cancel_many(ids))
         except OrderError:
-            raise
+            if len(ids) > 1:  # one refusal must not leave the others working: one by one
+                for client_id in ids:
+                    await self._cancel(client_id)
+                return
+            if self.orders[ids[0]].status not in UNACKNOWLEDGED:
+                raise
+            await self._withdraw(ids[0])
+            return
         except Exception as exc:  # not known to be cancelled: retried on the next event
             self.cancels_due.update(ids)
             self.on_problem(",".join(ids), f"cancel failed ({type(exc).__name__}: {exc}); "
@@ -307,6 +335,13 @@ class OrderPath:
             return
         for order in done:
             await self.update(order)
+
+    async def _withdraw(self, client_id: str) -> None:
+        # The venue refused to cancel an order whose submit never got an answer: it never
+        # arrived. Final now, so settling cannot send it late (a leg of a closed trade).
+        self.unsettled.discard(client_id)
+        await self.update(self.orders[client_id].transition(
+            OrderStatus.REJECTED, at=self._clock(), reason=WITHDRAWN))
 
     def _link(self, bracket: Bracket) -> None:
         for leg_id in (bracket.stop_id, bracket.take_id):
@@ -324,6 +359,9 @@ class OrderPath:
         self._leg_of = {}
         for bracket in self.brackets.values():
             self._link(bracket)
+        for order in self.orders.values():  # superseded legs too: one may yet report a fill
+            if order.request.parent_id in self.brackets:
+                self._leg_of[order.client_order_id] = order.request.parent_id
 
     async def reconcile(self, booked: Mapping[str, Booked], book_fill: FillSink) -> Reconciled:
         """Bring every unfinished order in line with the venue, oldest first.
