@@ -110,13 +110,20 @@ class TradingConfig:
     confirmation_minutes: int = doc(
         "How long a signal waiting for manual confirmation stays confirmable.", default=15,
         validator=attrs.validators.ge(1))
+    warmup_bars: int = doc(
+        "History loaded from the data source before each market's first live bar, in bar "
+        "intervals (a venue skips intervals without trades, so fewer bars may come), so "
+        "strategies start warm; after a restart the bars that closed while the bot was down "
+        "are loaded instead. Nothing is traded on them. 0: none.", default=300,
+        validator=attrs.validators.ge(0))
 
 
 @attrs.frozen
 class AlertsConfig:
     """Alert rules (rule names: high_confidence, signal_conflict, confirmation_needed, fill,
-    trade_closed, order_rejected, risk_halt, emergency_stop, performance_change, feed_stale,
-    reconnecting, reconnected, reconnect_storm, circuit_open, circuit_closed, maintenance)."""
+    trade_closed, order_rejected, order_unknown, risk_halt, emergency_stop, performance_change,
+    feed_stale, reconnecting, reconnected, reconnect_storm, circuit_open, circuit_closed,
+    maintenance, history_gap)."""
 
     high_confidence: float = doc("Signals above this confidence raise high_confidence.",
                                  default=0.90)

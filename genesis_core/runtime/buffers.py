@@ -18,6 +18,10 @@ class CandleBuffer:
     def __len__(self) -> int:
         return self._n
 
+    def last_timestamp(self) -> int | None:
+        """Open time of the newest bar, or ``None`` while empty."""
+        return int(self._ts[self._n - 1]) if self._n else None
+
     def append(self, candle: Candle) -> None:
         if self._n == self._ts.shape[0]:
             self._ts = np.concatenate([self._ts, np.empty_like(self._ts)])

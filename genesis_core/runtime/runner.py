@@ -39,6 +39,7 @@ from genesis_core.metrics import Metrics
 from genesis_core.models import (
     Alert,
     Balance,
+    Candle,
     Candles,
     ConnectionStatus,
     Fill,
@@ -75,6 +76,8 @@ from genesis_core.storage import Store
 NOTIFY_QUEUE = 1_000
 # Longest wait for another bar of the same close time before deciding (multi-symbol bots).
 SAME_CLOSE_GRACE = 0.05
+# Longest wait for the data source's history before a market's first live bar.
+HISTORY_TIMEOUT = 60.0
 # Rejections by these policies mean trading is halted, not just that one trade was refused.
 HALTING_POLICIES = frozenset({"kill_switch", "max_daily_loss", "drawdown_guard"})
 
@@ -106,6 +109,7 @@ class Bot:
         self.buffers = {(s.symbol, s.timeframe): CandleBuffer(s.symbol, s.timeframe)
                         for s in self.c.specs}
         self.atr = {(s.symbol, s.timeframe): ATRStream(14) for s in self.c.specs}
+        self._backfilled: set[tuple[str, str]] = set()  # markets whose history gap is closed
         self.features: dict[tuple[str, str], dict[str, float]] = {}
         self.auto_trading = config.trading.auto_trading
         self.emergency = False
@@ -419,14 +423,11 @@ class Bot:
             return None
         key = (event.symbol, event.timeframe)
         candle = event.candle
+        if key not in self._backfilled:
+            self._backfilled.add(key)
+            await self._backfill(key, candle.timestamp)
         self.counts.bars += 1
-        self.ledger.mark(event.symbol, candle.close, candle.timestamp)
-        self.buffers[key].append(candle)
-        self._write(lambda s, c=candle, k=key: s.record_candles(Candles.from_rows(
-            [(c.timestamp, c.open, c.high, c.low, c.close, c.volume)], symbol=k[0],
-            timeframe=k[1])))
-        atr = self.atr[key].update(candle.high, candle.low, candle.close)
-        self.features[key] = atr_features(atr, candle.close)
+        self._append(key, candle)
         history = self.buffers[key].view()
         close_ms = history.close_time(len(history) - 1)
         self.now = close_ms
@@ -437,6 +438,45 @@ class Bot:
         for raised in self.performance.on_equity(close_ms, equity):
             self._raise(raised)
         return event
+
+    def _append(self, key: tuple[str, str], candle: Candle) -> None:
+        """A closed bar joins the books, the history and the database."""
+        self.ledger.mark(key[0], candle.close, candle.timestamp)
+        self.buffers[key].append(candle)
+        self._write(lambda s, c=candle: s.record_candles(Candles.from_rows(
+            [(c.timestamp, c.open, c.high, c.low, c.close, c.volume)], symbol=key[0],
+            timeframe=key[1])))
+        atr = self.atr[key].update(candle.high, candle.low, candle.close)
+        self.features[key] = atr_features(atr, candle.close)
+
+    async def _backfill(self, key: tuple[str, str], first_ms: int) -> None:
+        """Load the history a market lacks before its first live bar (opening at
+        ``first_ms``): the last ``warmup_bars`` bars on a fresh start, the bars that closed
+        while the bot was down after a restart. Strategies see them as history; nothing is
+        decided on them, their moment has passed. A replay has no such gap."""
+        wanted, source = self.config.trading.warmup_bars, self.c.data_source
+        last = self.buffers[key].last_timestamp()
+        step = timeframe_ms(key[1])
+        start = first_ms - wanted * step if last is None else last + step
+        if wanted == 0 or not source.supports_history or start >= first_ms:
+            return
+        try:
+            with anyio.fail_after(HISTORY_TIMEOUT):
+                got = await source.history(key[0], key[1], start, first_ms)
+        except Exception as exc:  # any venue failure: trade on without it, and say so
+            self._alert("history_gap", Severity.WARNING, f"{key[0]} {key[1]}: no history",
+                        f"{source.name} history failed ({type(exc).__name__}: {exc}); "
+                        "strategies start without the missing bars", key[0], first_ms)
+            return
+        bars = [got.candle(i) for i in range(len(got))
+                if start <= int(got.timestamp[i]) < first_ms]
+        for candle in bars:
+            self._append(key, candle)
+        if bars:
+            told = (f"{len(bars)} bar(s) of history loaded before the first live bar "
+                    f"({format_ts(bars[0].timestamp)} .. {format_ts(bars[-1].timestamp)})")
+            self._write(lambda s: s.audit(first_ms, "market", f"{key[0]} {key[1]}", told))
+            self.report.line(first_ms, f"HISTORY {key[0]} {key[1]}: {told}")
 
     async def _decide(self, event: CandleClosed) -> None:
         """Strategies on the closed bar, then its checkpoint."""
@@ -776,9 +816,9 @@ class Bot:
             print(f"notifier {notifier.name} failed: {type(exc).__name__}", file=sys.stderr)
 
     def _alert(self, rule: str, severity: Severity, title: str, message: str,
-               symbol: str | None = None) -> None:
-        self._deliver_all(self.alerts.route(Alert(rule, severity, title, message, self.now,
-                                                  symbol)))
+               symbol: str | None = None, at_ms: int | None = None) -> None:
+        self._deliver_all(self.alerts.route(Alert(rule, severity, title, message,
+                                                  self.now if at_ms is None else at_ms, symbol)))
 
     def _deliver_all(self, alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -4,6 +4,7 @@ sockets: orders, native OCO brackets and fills, with the bot's books equal to th
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -129,3 +130,54 @@ def _reconnects(bot: Bot, source: str | None = None) -> float:
     return sum(s.value for m in bot.metrics.registry.collect() for s in m.samples
                if s.name == "genesis_reconnects_total"
                and source in (None, s.labels.get("source")))
+
+
+async def _run_until(bot: Bot, done: Callable[[], bool]) -> None:
+    with anyio.move_on_after(60):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(bot.run)
+            while not done():  # noqa: ASYNC110 - polling the bot's state
+                await anyio.sleep(0.02)
+            tg.cancel_scope.cancel()
+
+
+def _venue_bars(sim: BitfinexSimulator, start_ms: int, end_ms: int) -> list[int]:
+    rows = sim.exchange.markets["tBTCUSD"].candles("1m", start_ms, end_ms - 1)
+    return [row.mts for row in rows]
+
+
+@pytest.mark.anyio
+async def test_history_warms_a_fresh_bot_and_fills_the_gap_of_a_restart(tmp_path) -> None:
+    """Over real sockets: a fresh bot loads warmup_bars of REST history before its first live
+    bar; a bot restarted after the venue moved on loads exactly the bars it missed, so its
+    stored history has no hole."""
+    config = SimConfig(markets=(MarketSpec("tBTCUSD", str(CSV)),),
+                       exchange_wallets={"USD": Decimal(10000), "BTC": Decimal(0)},
+                       step_interval=0.02, heartbeat_interval=0.5, seed=3)
+    async with BitfinexSimulator(config) as sim:
+        path = tmp_path / "bot.yaml"
+        path.write_text(BOT.format(rest=sim.rest_url, ws=sim.ws_url)
+                        + "trading: {warmup_bars: 50}\n")
+        plugins = load_plugins()
+        bot = Bot(load_config(path, plugins), plugins, out=io.StringIO())
+        await _run_until(bot, lambda: bot.counts.bars >= 3)
+        with Store.open(tmp_path / "state.db") as store:
+            first = store.load_candles("BTCUSD", "1m")
+            loaded = [e for e in store.load_audit(limit=10_000) if e.kind == "market"]
+        live = int(first.timestamp[-3])  # three live bars were processed
+        warm = _venue_bars(sim, live - 50 * 60_000, live)  # minutes without trades have no bar
+        assert list(first.timestamp[:-3]) == warm
+        assert 20 < len(warm) <= 50
+        assert [e.message.split(" bar(s)")[0] for e in loaded] == [str(len(warm))]
+
+        await anyio.sleep(0.5)  # the venue publishes bars while the bot is down
+        venue_now = _venue_bars(sim, live, 2**62)[-1]
+        out = io.StringIO()
+        again = Bot(load_config(path, plugins), plugins, out=out)
+        await _run_until(again, lambda: again.now > venue_now + 3 * 60_000)
+        with Store.open(tmp_path / "state.db") as store:
+            after = store.load_candles("BTCUSD", "1m")
+        stamps = [int(t) for t in after.timestamp]
+        assert stamps == _venue_bars(sim, stamps[0], stamps[-1] + 1)  # nothing missing
+        assert len(stamps) > len(first) + 3 + 5  # the gap was more than a few bars wide
+        assert "HISTORY BTCUSD 1m" in out.getvalue()
