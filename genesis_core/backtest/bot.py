@@ -410,36 +410,52 @@ def backtest_bot(config: BotConfig, plugins: Plugins, *,
 
 def apply_params(config: BotConfig, params: Mapping[str, Any]) -> BotConfig:
     """``config`` with dotted overrides applied: ``strategies.<label>.<param>`` and
-    ``risk.<label>.<param>``, labels as in the runtime (plugin name, then ``name_2`` ...)."""
+    ``risk.<label>.<param>``, labels as in the runtime (plugin name, then ``name_2`` ...).
+
+    A component's overrides are applied together, so rules that tie its parameters to each
+    other (``slow`` above ``fast``) judge the candidate, not a half-changed one."""
     strategies, risk = list(config.strategies), list(config.risk)
+    changes: dict[tuple[str, int], dict[str, Any]] = {}
     for dotted, value in params.items():
-        section, label, field = _split(dotted)
+        problem = param_path_problem(config, dotted)
+        if problem is not None:
+            raise ConfigError([f"backtest.optimize.params.{dotted}: {problem}"])
+        section, label, field = dotted.split(".")
         refs = strategies if section == "strategies" else risk
-        index = _labels(refs).get(label)
-        if index is None:
-            kind = "risk policy" if section == "risk" else "strategy"
-            have = ", ".join(_labels(refs)) or "none"
-            raise ConfigError([f"optimize.params.{dotted}: no {kind} labelled {label!r} "
-                               f"(have {have})"])
+        index = _labels(refs)[label]
         ref = refs[index]
-        if not hasattr(ref.params, field):
-            raise ConfigError([f"optimize.params.{dotted}: {ref.plugin} has no parameter "
-                               f"{field!r}"])
-        old = getattr(ref.params, field)
         try:
-            new = attrs.evolve(ref.params, **{field: _like(old, value)})
+            typed = _like(getattr(ref.params, field), value)
         except (TypeError, ValueError) as exc:
-            raise ConfigError([f"optimize.params.{dotted}: {value!r}: {exc}"]) from None
-        refs[index] = attrs.evolve(ref, params=new)
+            raise ConfigError([f"backtest.optimize.params.{dotted}: {value!r}: {exc}"]) from None
+        changes.setdefault((section, index), {})[field] = typed
+    for (section, index), fields in changes.items():
+        refs = strategies if section == "strategies" else risk
+        try:
+            new = attrs.evolve(refs[index].params, **fields)
+        except (TypeError, ValueError) as exc:
+            label = next(k for k, i in _labels(refs).items() if i == index)
+            shown = ", ".join(f"{k}={v!r}" for k, v in fields.items())
+            raise ConfigError([f"backtest.optimize.params.{section}.{label}: {shown}: {exc}"]
+                              ) from None
+        refs[index] = attrs.evolve(refs[index], params=new)
     return attrs.evolve(config, strategies=strategies, risk=risk)
 
 
-def _split(dotted: str) -> tuple[str, str, str]:
+def param_path_problem(config: BotConfig, dotted: str) -> str | None:
+    """Why ``dotted`` names no parameter of ``config``, or ``None`` when it does."""
     parts = dotted.split(".")
     if len(parts) != 3 or parts[0] not in ("strategies", "risk"):
-        raise ConfigError([f"optimize.params.{dotted}: expected strategies.<label>.<param> or "
-                           "risk.<label>.<param>"])
-    return parts[0], parts[1], parts[2]
+        return "expected strategies.<label>.<param> or risk.<label>.<param>"
+    section, label, field = parts
+    refs = list(config.strategies if section == "strategies" else config.risk)
+    index = _labels(refs).get(label)
+    if index is None:
+        kind = "risk policy" if section == "risk" else "strategy"
+        return f"no {kind} labelled {label!r} (have {', '.join(_labels(refs)) or 'none'})"
+    if not hasattr(refs[index].params, field):
+        return f"{refs[index].plugin} has no parameter {field!r}"
+    return None
 
 
 def _labels(refs: list[Any]) -> dict[str, int]:

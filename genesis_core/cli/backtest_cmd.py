@@ -194,13 +194,11 @@ def _research(state: Any, file: str, config: Any, start_ms: int, end_ms: int | N
     if spec is None:
         raise ConfigError([f"backtest.optimize: not set in {file}; declare the parameters to "
                            "search (see docs/research.md)"])
-    space = ParamSpace.from_mapping(spec.params)
+    space = ParamSpace.from_mapping(spec.params, where="backtest.optimize.params")
     candidates = space.grid() if spec.method.value == "grid" else space.sample(spec.samples,
                                                                                  spec.seed)
     evaluate = bb.BotEvaluator(str(Path(file).resolve()), state.plugins_dir, state.disabled,
                                start_ms, end_ms or bb.FAR_FUTURE)
-    for params in candidates[:1]:
-        bb.apply_params(config, params)  # a bad path fails here, before any process starts
     if not walk:
         found = search(evaluate, candidates, objective=spec.objective, workers=spec.workers)
         if as_json:

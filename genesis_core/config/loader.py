@@ -182,6 +182,28 @@ def _check_consistency(config: BotConfig, errors: _Errors) -> None:
                 errors.add(("strategies", i, "symbols", j), f"symbol {symbol!r} is not a market")
 
 
+def _check_search(config: BotConfig, errors: _Errors) -> None:
+    """``backtest.optimize.params``: every path names a parameter, every spec parses, so
+    ``genesis config check`` finds these mistakes before a search starts."""
+    spec = config.backtest.optimize
+    if spec is None:
+        return
+    from genesis_core.backtest.bot import param_path_problem
+    from genesis_core.backtest.optimize import ParamSpace
+
+    for key, value in spec.params.items():
+        path = ("backtest", "optimize", "params", key)
+        problem = param_path_problem(config, str(key))
+        if problem is not None:
+            errors.add(path, problem)
+            continue
+        try:
+            ParamSpace.from_mapping({key: value}, where="")
+        except ConfigError as exc:
+            for message in exc.errors:
+                errors.add(path, message.split(": ", 1)[-1])
+
+
 def load_config(
     path: str | Path,
     plugins: Plugins,
@@ -209,6 +231,8 @@ def load_config(
     errors.raise_if_any()
     _check_consistency(config, errors)
     config = _check_params(config, plugins, converter, errors)
+    errors.raise_if_any()
+    _check_search(config, errors)
     errors.raise_if_any()
     storage = config.storage.path
     if not storage.is_absolute():  # the default, which the converter never saw

@@ -7,6 +7,7 @@ import io
 import math
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -452,3 +453,41 @@ def test_walk_forward_over_real_candles_matches_grid_and_simulate(btc_1h) -> Non
     assert result.oos_total_return == pytest.approx(chained)
     assert result.efficiency == pytest.approx(result.oos_score / result.is_score)
     assert len(result.table().splitlines()) == 1 + 5 + 1
+
+
+def test_a_candidate_is_judged_whole_not_one_parameter_at_a_time() -> None:
+    """The demo has slow 26: fast 30 is valid with slow 50, so that candidate must apply; a
+    half-applied candidate (fast 30, slow still 26) used to fail it."""
+    from genesis_core import load_config, load_plugins
+    from genesis_core.backtest.bot import apply_params
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    config = load_config(examples / "paper-demo.yaml", load_plugins())
+    both = apply_params(config, {"strategies.ema_rsi.fast": 30, "strategies.ema_rsi.slow": 50})
+    params = both.strategies[0].params
+    assert (30, 50) == (params.fast, params.slow)
+    with pytest.raises(ConfigError) as bad:
+        apply_params(config, {"strategies.ema_rsi.fast": 30, "strategies.ema_rsi.slow": 20})
+    assert str(bad.value).startswith(
+        "backtest.optimize.params.strategies.ema_rsi: fast=30, slow=20: ")
+
+
+def test_config_check_locates_search_mistakes(tmp_path: Path) -> None:
+    from genesis_core import load_config, load_plugins
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    text = (examples / "paper-demo.yaml").read_text()
+    broken = text.replace("{range: [6, 14, 4]}", "{range: [6, 14, 0]}").replace(
+        "risk.fixed_fraction.fraction", "risk.fixed_fraction.fractoin")
+    assert broken != text
+    bot = tmp_path / "bot.yaml"
+    bot.write_text(broken)
+    lines = {n for n, line in enumerate(broken.splitlines(), 1) if "range: [6, 14, 0]" in line
+             or "fractoin" in line}
+    with pytest.raises(ConfigError) as bad:
+        load_config(bot, load_plugins())
+    assert bad.value.errors == [
+        "backtest.optimize.params.strategies.ema_rsi.fast: range step must be > 0, got 0 "
+        f"({bot}:{min(lines)})",
+        "backtest.optimize.params.risk.fixed_fraction.fractoin: fixed_fraction has no "
+        f"parameter 'fractoin' ({bot}:{max(lines)})"]
