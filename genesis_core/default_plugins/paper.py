@@ -10,6 +10,8 @@ Fill model (the backtester uses the same one, so paper and backtest agree on the
 * A STOP order triggers on the first later bar whose range reaches the stop and fills at the stop
   (or at the open if the bar gapped through it) plus slippage, as taker.
 * Fees are charged in the quote currency. Everything is ``Decimal`` and reconciles exactly.
+* A reduce-only order never grows or flips a position, as on a venue: it fills at most what
+  the position holds in the other direction, and what is left is cancelled.
 
 Orders fill in full; partial fills are modelled by venue simulators (see exchange_bitfinex).
 
@@ -180,7 +182,11 @@ class PaperExecutor(Executor):
             price = price * (1 + req.side.sign * self.params.slippage_bps * BPS)
         fee_bps = (self.params.taker_fee_bps if liquidity is Liquidity.TAKER
                    else self.params.maker_fee_bps)
-        amount = order.remaining
+        amount = min(order.remaining, self._reducible(req)) if req.reduce_only else order.remaining
+        if amount <= 0:
+            self._emit(order.transition(OrderStatus.CANCELED, at=at,
+                                        reason="reduce-only: no position to reduce"))
+            return
         fee = amount * price * fee_bps * BPS
         self._fill_seq += 1
         fill = Fill(f"paper-fill-{self._fill_seq}", req.client_order_id, req.symbol, req.side,
@@ -189,8 +195,17 @@ class PaperExecutor(Executor):
         position = self.positions.get(req.symbol, Position(req.symbol))
         self.positions[req.symbol] = position.apply(fill)
         self._publish(fill)
+        if amount < order.remaining:  # reduce-only, beyond the position: the rest goes
+            self._emit(order.transition(OrderStatus.CANCELED, at=at, filled_amount=amount,
+                                        average_price=price,
+                                        reason="reduce-only: the rest exceeds the position"))
+            return
         self._emit(order.transition(OrderStatus.FILLED, at=at, filled_amount=req.amount,
                                     average_price=price))
+
+    def _reducible(self, req: OrderRequest) -> Decimal:
+        held = self.positions.get(req.symbol, Position(req.symbol)).amount
+        return max(Decimal(0), -req.side.sign * held)  # a sell reduces a long, a buy a short
 
     def _emit(self, order: Order) -> Order:
         self._orders[order.client_order_id] = order

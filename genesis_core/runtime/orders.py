@@ -6,7 +6,10 @@
 * **Brackets.** An entry carries its stop-loss and take-profit. The protective legs are sent
   once the entry fills, sized to the filled amount (a partial fill protects what was filled, and
   the legs are resized as more fills arrive). When one leg fills, its sibling is cancelled: OCO is
-  emulated here for executors without native OCO, the same way for paper and live.
+  emulated here for executors without native OCO, the same way for paper and live. An entry
+  fill that arrives after its trade is over (its cancel came too late) is closed at market.
+* **Refusals.** An executor that refuses a protective leg or an exit before sending it (pair
+  rules, say) leaves that order REJECTED, which the bot reports; trading goes on.
 * **Recovery.** A resumed bot takes its orders and brackets back from the database
   (:meth:`OrderPath.restore`), then reconciles every unfinished one with the executor by client
   id (:meth:`OrderPath.reconcile`), through the same submit and update steps as any order.
@@ -14,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -97,6 +101,10 @@ class Reconciled:
 
     def as_data(self) -> dict[str, Any]:
         return attrs.asdict(self, filter=lambda a, _: a.name != "before")
+
+
+def _exit_side(entry: OrderSide) -> OrderSide:
+    return OrderSide.SELL if entry is OrderSide.BUY else OrderSide.BUY
 
 
 def _state(order: Order) -> str:
@@ -212,8 +220,9 @@ class OrderPath:
             if bracket.symbol == symbol and not bracket.closed:
                 await self._retire(bracket)
         if amount > 0:  # the symbol in the id: one tag (an emergency stop) flattens several
-            await self.submit(OrderRequest(self.make_id(tag, symbol, "exit"), symbol, side,
-                                           OrderType.MARKET, amount, reduce_only=True))
+            await self._submit_refusable(OrderRequest(
+                self.make_id(tag, symbol, "exit"), symbol, side, OrderType.MARKET, amount,
+                reduce_only=True))
 
     async def cancel_all(self) -> None:
         """Cancel every open order in one batch (the executor's ``cancel_many``)."""
@@ -255,13 +264,35 @@ class OrderPath:
             await self._leg_filled(self.brackets[entry_id], fill)
             return
         bracket = self.brackets.get(fill.client_order_id)
-        if bracket is None or bracket.closed:
+        if bracket is None:
             return
+        if bracket.closed:
+            await self._close_late_fill(bracket, fill)
+            return
+        bracket.filled += self._held(fill)
+        await self._place_legs(bracket)
+
+    def _held(self, fill: Fill) -> Decimal:
         # A fee taken in the base currency leaves less held after a buy, more owed after a
         # sell (as the ledger books it); the legs must close exactly what is held.
         base_fee = fill.fee if fill.fee_currency != self.quote else Decimal(0)
-        bracket.filled += fill.amount - fill.side.sign * base_fee
-        await self._place_legs(bracket)
+        return fill.amount - fill.side.sign * base_fee
+
+    async def _close_late_fill(self, bracket: Bracket, fill: Fill) -> None:
+        # The trade is over (a leg filled, or it was flattened) but its entry filled once more
+        # before the cancel landed: no leg protects that amount, so it goes straight back out.
+        amount = self._held(fill)
+        if amount > 0:
+            await self._submit_refusable(OrderRequest(
+                self.make_id(bracket.entry_id, "late", fill.fill_id), bracket.symbol,
+                _exit_side(bracket.side), OrderType.MARKET, amount, reduce_only=True,
+                parent_id=bracket.entry_id))
+
+    async def _submit_refusable(self, request: OrderRequest) -> None:
+        """Submit a leg or an exit; a refusal is recorded (REJECTED, reported by the bot) and
+        must not stop the fill or command that caused it."""
+        with contextlib.suppress(OrderError):
+            await self.submit(request)
 
     async def _leg_filled(self, bracket: Bracket, fill: Fill) -> None:
         if bracket.closed:
@@ -282,7 +313,7 @@ class OrderPath:
             if leg_id is not None:
                 await self._cancel(leg_id)
         bracket.legs_version += 1
-        exit_side = OrderSide.SELL if bracket.side is OrderSide.BUY else OrderSide.BUY
+        exit_side = _exit_side(bracket.side)
         version = str(bracket.legs_version)
         stop_id = self.make_id(bracket.entry_id, "stop", version)
         take_id = self.make_id(bracket.entry_id, "take", version)
@@ -292,12 +323,12 @@ class OrderPath:
         self._link(bracket)
         self._changed(bracket)
         if bracket.stop_id is not None:
-            await self.submit(OrderRequest(
+            await self._submit_refusable(OrderRequest(
                 bracket.stop_id, bracket.symbol, exit_side, OrderType.STOP, bracket.filled,
                 stop_price=bracket.stop_loss, reduce_only=True, parent_id=bracket.entry_id,
                 group_id=bracket.entry_id))
         if bracket.take_id is not None:
-            await self.submit(OrderRequest(
+            await self._submit_refusable(OrderRequest(
                 bracket.take_id, bracket.symbol, exit_side, OrderType.LIMIT, bracket.filled,
                 price=bracket.take_profit, reduce_only=True, parent_id=bracket.entry_id,
                 group_id=bracket.entry_id))

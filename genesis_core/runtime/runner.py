@@ -33,6 +33,7 @@ import attrs
 from genesis_core.alerts import AlertRouter
 from genesis_core.config.schema import BotConfig
 from genesis_core.contracts import CandleClosed, MarketEvent
+from genesis_core.errors import OrderError
 from genesis_core.health import ConnectionWatch, PerformanceWatch, Raised
 from genesis_core.indicators.streaming import ATRStream
 from genesis_core.metrics import Metrics
@@ -581,7 +582,10 @@ class Bot:
             return
         request = OrderRequest(self.orders.make_id(signal.id, "entry"), signal.symbol,
                                final.side, OrderType.MARKET, amount, signal_id=signal.id)
-        await self.orders.open(request, final.stop_loss, final.take_profit)
+        try:
+            await self.orders.open(request, final.stop_loss, final.take_profit)
+        except OrderError:  # refused before it left: recorded REJECTED and alerted; trade on
+            return
         self.latencies.append(time.perf_counter() - self._candle_seen)
         self.metrics.candle_to_order(self.latencies[-1])
 

@@ -5,14 +5,17 @@ before its cancel lands, fees charged in the base currency."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from genesis_core import Candle, CandleClosed, Fill, Order, OrderRequest, OrderStatus
+from genesis_core.cli import main
 from genesis_core.default_plugins.paper import PaperExecutor, PaperParams
 from genesis_core.errors import OrderError
 from genesis_core.runtime.ledger import Ledger
 from genesis_core.runtime.orders import Bracket, OrderPath
+from genesis_core.storage import Store
 from tests.runtime.test_order_path import Recording, fill, noop
 
 
@@ -211,3 +214,129 @@ async def test_emergency_cancel_all_survives_an_order_the_venue_never_got() -> N
     await path.cancel_all()
     assert {OrderStatus.CANCELED} == {executor.book[i].status for i in ("o0", "o2")}
     assert all(o.status.is_final for o in path.orders.values())
+
+
+async def test_an_entry_filling_after_its_trade_is_over_is_closed_at_market() -> None:
+    executor = Recording()
+    path = OrderPath("bot", executor, noop)
+    ledger = Ledger(Decimal(10000))
+    entry = OrderRequest(path.make_id("sig", "entry"), "BTCUSD", "BUY", "MARKET", Decimal(2))
+    await path.open(entry, Decimal(95), Decimal(110))
+    for report in (fill(entry.client_order_id, "BUY", "0.5"),):
+        ledger.apply(report)
+        await path.on_fill(report)
+    stop = executor.sent[1]
+    stopped = fill(stop.client_order_id, "SELL", "0.5", "95")
+    ledger.apply(stopped)
+    await path.on_fill(stopped)  # the trade is over: the entry's cancel goes out ...
+    late = Fill("late-1", entry.client_order_id, "BTCUSD", "BUY", Decimal("0.3"),
+                Decimal(96), Decimal("0.0003"), "BTC", 0)  # ... but it filled 0.3 more first
+    ledger.apply(late)
+    await path.on_fill(late)
+    await path.on_fill(late)  # a venue repeating its report sends nothing twice
+    exits = [r for r in executor.sent if r.type.value == "MARKET" and r.reduce_only]
+    assert [("SELL", Decimal("0.2997"))] == [(r.side.value, r.amount) for r in exits]
+    assert exits[0].amount == ledger.positions["BTCUSD"].amount  # exactly what is held
+    assert exits[0].client_order_id == path.make_id(entry.client_order_id, "late", "late-1")
+
+
+class Strict(Recording):
+    """Refuses, before sending, any order below 0.1 (a pair's minimum size)."""
+
+    async def submit(self, request: OrderRequest) -> Order:
+        if request.amount < Decimal("0.1"):
+            raise OrderError(f"{request.client_order_id}: amount {request.amount} is below "
+                             "the minimum 0.1")
+        return await super().submit(request)
+
+
+async def test_a_refused_leg_is_recorded_and_the_next_fill_protects_the_position() -> None:
+    statuses: list[tuple[str, OrderStatus]] = []
+
+    async def record(order: Order, previous: Order | None) -> None:
+        statuses.append((order.request.type.value, order.status))
+
+    executor = Strict()
+    path = OrderPath("bot", executor, record)
+    entry = OrderRequest(path.make_id("sig", "entry"), "BTCUSD", "BUY", "MARKET", Decimal(1))
+    await path.open(entry, Decimal(95), Decimal(110))
+    await path.on_fill(fill(entry.client_order_id, "BUY", "0.05"))  # no exception
+    assert [("STOP", OrderStatus.REJECTED), ("LIMIT", OrderStatus.REJECTED)] == [
+        s for s in statuses if s[1] is OrderStatus.REJECTED]
+    await path.on_fill(fill(entry.client_order_id, "BUY", "0.95"))
+    working = {(o.request.type.value, o.request.amount) for o in path.orders.values()
+               if o.request.reduce_only and not o.status.is_final}
+    assert {("STOP", Decimal(1)), ("LIMIT", Decimal(1))} == working
+
+
+async def test_a_refused_exit_does_not_stop_the_flatten_of_other_symbols() -> None:
+    executor = Strict()
+    path = OrderPath("bot", executor, noop)
+    await path.close("BTCUSD", Decimal("0.05"), "SELL", "emergency-0")  # refused: below minimum
+    await path.close("ETHUSD", Decimal(3), "SELL", "emergency-0")
+    assert [("ETHUSD", Decimal(3))] == [(r.symbol, r.amount) for r in executor.sent]
+    assert {OrderStatus.REJECTED, OrderStatus.OPEN} == {
+        o.status for o in path.orders.values()}
+
+
+REFUSING = '''
+from genesis_core import OrderError, hookimpl
+from genesis_core.default_plugins.paper import PaperExecutor
+
+
+class Refusing(PaperExecutor):
+    """The paper venue, refusing every entry before sending it (a pair suspended, say)."""
+
+    name = "refusing"
+
+    async def submit(self, request):
+        if not request.reduce_only:
+            raise OrderError(f"{request.client_order_id}: BTCUSD is suspended")
+        return await super().submit(request)
+
+
+@hookimpl
+def register_executors(register):
+    register(Refusing)
+'''
+
+
+def test_an_entry_the_executor_refuses_is_rejected_and_the_bot_trades_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "refusing.py").write_text(REFUSING)
+    bot = tmp_path / "bot.yaml"
+    bot.write_text((examples / "paper-demo.yaml").read_text()
+                   .replace("path: data/", f"path: {examples}/data/")
+                   .replace("plugin: paper", "plugin: refusing")
+                   .replace("path: paper-demo.db", f"path: {tmp_path}/state.db"))
+    with pytest.raises(SystemExit) as exited:
+        main(["--plugins-dir", str(tmp_path / "plugins"), "run", str(bot)])
+    out, err = capsys.readouterr()
+    assert 0 == exited.value.code, err
+    assert "summary paper-demo: 733 bars" in out  # every bar, not stopped at the first entry
+    assert "BTCUSD is suspended" in out
+    with Store.open(tmp_path / "state.db") as store:
+        statuses = {o.status for o in store.load_orders(open_only=False)}
+        rules = {a.rule for a in store.load_alerts(limit=1000)}
+    assert {OrderStatus.REJECTED} == statuses
+    assert "order_rejected" in rules
+
+
+async def test_paper_reduce_only_never_flips_a_position() -> None:
+    bot = PaperBot()
+    await bot.long_with_bracket()  # long 1, legs of 1 working
+    exit_ = OrderRequest("exit", "BTCUSD", "SELL", "MARKET", Decimal(3), reduce_only=True)
+    await bot.path.submit(exit_)
+    stray = OrderRequest("stray", "ETHUSD", "BUY", "MARKET", Decimal(1), reduce_only=True)
+    await bot.path.submit(stray)
+    await bot.bar(120_000, 100, 101, 99, 100)
+    await bot.venue.on_market(CandleClosed("ETHUSD", "1m", Candle(120_000, 10, 10, 10, 10, 1.0)))
+    await bot.bar(180_000, 100, 101, 99, 100)
+    done = bot.path.orders["exit"]
+    assert (OrderStatus.CANCELED, Decimal(1)) == (done.status, done.filled_amount)
+    assert not bot.ledger.positions["BTCUSD"].is_open  # sold what was held, never short
+    assert bot.venue.positions["BTCUSD"].amount == 0
+    assert OrderStatus.CANCELED == bot.path.orders["stray"].status
+    assert "ETHUSD" not in bot.venue.positions
