@@ -660,17 +660,25 @@ class Bot:
         self._write(lambda s, now=self.now: s.audit(now, "control", "emergency_stop",
                                                     f"engaged, flatten={flatten}"))
         await self.orders.cancel_all()
-        closed = 0
+        closed, tag = 0, self._emergency_tag()
         if flatten:
             for symbol, position in self.ledger.positions.items():
                 if position.is_open:
                     side = OrderSide.SELL if position.amount > 0 else OrderSide.BUY
-                    await self.orders.close(symbol, abs(position.amount), side,
-                                            f"emergency-{self.now}")
+                    await self.orders.close(symbol, abs(position.amount), side, tag)
                     closed += 1
         self._alert("emergency_stop", Severity.CRITICAL, "emergency stop",
                     f"open orders cancelled, {closed} position(s) being closed")
         return f"emergency stop engaged; {closed} position(s) being closed"
+
+    def _emergency_tag(self) -> str:
+        # Unique per stop: a second stop (two operators at once, or one after a refused exit)
+        # has just cancelled the first one's exits, so it must not find them again by id.
+        attempt = 0
+        while any(self.orders.make_id(f"emergency-{self.now}-{attempt}", symbol, "exit")
+                  in self.orders.orders for symbol in self.ledger.positions):
+            attempt += 1
+        return f"emergency-{self.now}-{attempt}"
 
     # -- executor events ---------------------------------------------------------------------
     async def _pump_executor(self) -> None:

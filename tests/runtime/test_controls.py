@@ -69,6 +69,10 @@ class Operator(Notifier):
             self.outcomes.append(await self.control.confirm(pending[0].short_id))
         if self.action == "stop" and alert.rule == "confirmation_needed":
             self.outcomes.append(await self.control.emergency_stop(flatten=True))
+        if self.action == "stop twice" and alert.rule == "fill" and not self.outcomes:
+            # Two operators (the CLI and a chat, say) stop the bot at once.
+            for _ in range(2):
+                self.outcomes.append(await self.control.emergency_stop(flatten=True))
 
 
 class Plugin:
@@ -101,11 +105,12 @@ notifiers: [{{plugin: operator}}]
 """
 
 
-def run(tmp_path: Path, action: str, minutes: int = 600,
-        bars: str = "[40, 200, 400]") -> tuple[Bot, Operator, str]:
+def run(tmp_path: Path, action: str, minutes: int = 600, bars: str = "[40, 200, 400]",
+        confidence: float = 0.7) -> tuple[Bot, Operator, str]:
     Operator.action = action
     path = tmp_path / "bot.yaml"
-    path.write_text((BOT % minutes).replace("[40, 200, 400]", bars))
+    path.write_text((BOT % minutes).replace("[40, 200, 400]", bars)
+                    .replace("confidence: 0.7", f"confidence: {confidence}"))
     plugins = load_plugins(extra=[Plugin()])
     out = io.StringIO()
     bot = Bot(load_config(path, plugins), plugins, out=out)
@@ -142,6 +147,16 @@ def test_emergency_stop_cancels_flattens_and_blocks_entries(tmp_path) -> None:
     assert not any(p.is_open for p in bot.ledger.positions.values())
     assert "emergency_stop" in [a.rule for a in operator.alerts]
     assert [] == [o for o in entries(bot) if o.status is OrderStatus.FILLED]
+
+
+def test_a_second_emergency_stop_still_flattens(tmp_path) -> None:
+    # The second stop cancels the first one's exit, so it must send an exit of its own.
+    bot, operator, _ = run(tmp_path, "stop twice", bars="[40]", confidence=0.9)
+    assert 2 == len(operator.outcomes)
+    assert not any(p.is_open for p in bot.ledger.positions.values())
+    exits = [o for o in bot.orders.orders.values()
+             if o.request.reduce_only and o.request.parent_id is None]
+    assert [OrderStatus.CANCELED, OrderStatus.FILLED] == [o.status for o in exits]
 
 
 def test_pause_rejects_new_entries(tmp_path) -> None:
