@@ -29,7 +29,7 @@ from genesis_core.backtest.report import (
 )
 from genesis_core.backtest.simulator import TRADE_FIELDS, BacktestResult, Trades
 from genesis_core.errors import GenesisError
-from genesis_core.storage.sqlite import open_database
+from genesis_core.storage.sqlite import open_database, write_transaction
 
 
 SCHEMA_VERSION = 1
@@ -177,7 +177,7 @@ class RunStore:
             "equity": _pack(result.equity), "cash": _pack(result.cash),
             "exposure": _pack(result.exposure), "trade_table": _pack(table),
         }
-        with self.db.atomic():
+        with write_transaction(self.db):
             return int(self.db["runs"].insert(row).last_rowid)  # type: ignore[arg-type]
 
     # -- reading -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from sqlite_utils.migrations import Migrations
 from genesis_core.errors import DataError, GenesisError
 from genesis_core.models import Candles, format_ts, timeframe_ms
 from genesis_core.models.market import csv_number
-from genesis_core.storage.sqlite import open_database
+from genesis_core.storage.sqlite import open_database, write_transaction
 
 
 DEFAULT_PATH = Path("genesis-data.db")
@@ -280,7 +280,7 @@ class CandleCache:
                  **{f: v for f, v in zip(_FIELDS, values, strict=True)}}
                 for ts, *values in zip(timestamps, *(getattr(candles, f).tolist()
                                                      for f in _FIELDS), strict=True))
-        with self.db.atomic():
+        with write_transaction(self.db):
             self._check_conflicts(key, candles, where)  # same transaction as the insert
             self.db["candles"].insert_all(rows, ignore=True, batch_size=2000)
             self._cover(key, span)

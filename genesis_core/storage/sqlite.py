@@ -3,8 +3,9 @@ one-line error and never leaves a connection open behind a failure."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -35,3 +36,27 @@ def open_database(path: Path, setup: Callable[[Database], None], *,
         db.close()
         raise
     return db
+
+
+@contextlib.contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """All of the block's writes or none; nested blocks are savepoints.
+
+    IMMEDIATE takes the write lock up front, waiting out another writer (the CLI's `genesis
+    stop`, a second download) for the busy timeout. A deferred transaction that reads first and
+    writes later fails at once with "database is locked" if another connection committed in
+    between (WAL), without waiting.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

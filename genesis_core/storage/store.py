@@ -35,7 +35,7 @@ from genesis_core.models import (
     Signal,
 )
 from genesis_core.storage.migrations import StorageError, migrate
-from genesis_core.storage.sqlite import open_database
+from genesis_core.storage.sqlite import open_database, write_transaction
 
 
 FlagValue = bool | int | str
@@ -149,7 +149,7 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:
         """Group writes: all of them are committed, or none if the block raises. Nestable."""
-        with self._locked(), self.db.atomic():
+        with self._locked(), write_transaction(self.db):
             yield self
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

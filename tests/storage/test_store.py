@@ -423,3 +423,27 @@ def test_a_writer_killed_mid_loop_leaves_a_consistent_database(path: Path) -> No
             assert [None, S.PENDING, S.SUBMITTED, S.OPEN] == [t.from_status for t in history]
             assert order.status is history[-1].to_status
         assert n == len(store.load_fills()) == store.db["audit"].count
+
+
+def test_a_write_committed_by_another_connection_meanwhile_never_fails_a_transaction(
+        tmp_path) -> None:
+    # The bot reads, then writes, in one transaction while `genesis stop` (another process)
+    # sets a flag. A deferred transaction failed its first write with "database is locked".
+    bot, cli = Store.open(tmp_path / "s.db"), Store.open(tmp_path / "s.db")
+    flagged = threading.Event()
+
+    def stop() -> None:
+        cli.set_flag("emergency_stop_request", "flatten", 1)
+        flagged.set()
+
+    with bot, cli:
+        other = threading.Thread(target=stop)
+        with bot.transaction():
+            bot.load_audit()                # a read opens the transaction's snapshot
+            other.start()
+            flagged.wait(timeout=0.5)       # the other writer waits for this one to commit
+            bot.audit(2, "bot", "b", "written after the other writer tried")
+        other.join(timeout=30)
+        assert flagged.is_set()
+        assert "flatten" == bot.get_flag("emergency_stop_request")
+        assert ["written after the other writer tried"] == [e.message for e in bot.load_audit()]
