@@ -413,6 +413,30 @@ async def test_connection_health_is_reported(
 
 
 @pytest.mark.anyio
+async def test_health_is_maintenance_after_connecting_into_maintenance(
+    sim: BitfinexSimulator, tmp_path: Path
+) -> None:
+    """Review item 4: the account socket's ``auth`` after a connect during maintenance (info
+    with platform status 0, as after 20060) must not report CONNECTED; 20061 does."""
+    sim.set_maintenance(True)
+    ex = BitfinexExecutor(_params(sim, tmp_path))
+    await ex.connect()  # returns once the auth event was handled: its status is queued
+    try:
+        statuses = []
+        while not ex.book.events.empty():
+            event = ex.book.events.get_nowait()
+            if isinstance(event, ConnectionStatus):
+                statuses.append(event.health)
+        assert [Health.MAINTENANCE, Health.MAINTENANCE] == statuses  # maintenance, auth
+        events = ex.events()
+        sim.set_maintenance(False)
+        resumed = await take(events, lambda e: isinstance(e, ConnectionStatus))
+        assert Health.CONNECTED is resumed.health
+    finally:
+        await ex.aclose()
+
+
+@pytest.mark.anyio
 async def test_validation_refusals_send_nothing(
     executor: BitfinexExecutor, sim: BitfinexSimulator
 ) -> None:

@@ -14,7 +14,7 @@ from genesis_exchange_bitfinex import errors as e
 from genesis_exchange_bitfinex._auth import Credentials, NonceSource
 from genesis_exchange_bitfinex._resilience import Backoff, CircuitBreaker, ManualClock
 from genesis_exchange_bitfinex._rest import BitfinexRestClient
-from genesis_exchange_bitfinex._ws import BitfinexWsClient, WsEvent
+from genesis_exchange_bitfinex._ws import BitfinexWsClient, WsEvent, health_of
 from genesis_exchange_bitfinex.orders import OrderRequest
 from genesis_exchange_bitfinex.sim import BitfinexSimulator, SimConfig
 
@@ -219,6 +219,24 @@ async def test_a_connection_opened_in_maintenance_is_paused(
         await wait(ws, lambda ev: ev.kind == "maintenance" and ev.data is True)
         with pytest.raises(e.MaintenanceError):
             await ws.submit_order(OrderRequest("EXCHANGE LIMIT", SYMBOL, "0.01", price="1"))
+
+
+async def test_health_stays_in_maintenance_on_a_connect_during_maintenance(
+    sim: BitfinexSimulator, ws_factory: Factory, wait: Any
+) -> None:
+    """Review item 4: the pause a connection starts with (status 0 / 20060) is not overridden
+    by the ``connected`` event that follows it; 20061 makes it CONNECTED."""
+    from genesis_core import Health
+
+    sim.exchange.platform_status = 0
+    async with ws_factory(authenticated=False) as ws:
+        seen: list[WsEvent] = []
+        await wait(ws, lambda ev: ev.kind == "connected", seen)
+        health = [h for h in map(health_of, seen) if h is not None]
+        assert [Health.MAINTENANCE] * 2 == [h for h, _ in health]  # maintenance, connected
+        sim.set_maintenance(False)
+        ended = await wait(ws, lambda ev: ev.kind == "maintenance")
+        assert (Health.CONNECTED, "info 20061") == health_of(ended)
 
 
 async def test_a_deeply_nested_frame_is_skipped_not_fatal(

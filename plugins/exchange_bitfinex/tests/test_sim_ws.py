@@ -285,3 +285,90 @@ async def test_post_only_crossing_and_oco(
             ws, lambda ev: ev.kind == "order" and ev.channel == "oc" and ev.data.id == stop_leg.id
         )
         assert oc.data.status == "CANCELED"
+
+
+async def test_unsubscribe_before_the_ack_unsubscribes_the_late_channel(
+    sim: BitfinexSimulator, ws_factory: Factory, wait: Any
+) -> None:
+    """Review item 1: a channel whose ``subscribed`` arrives after ``unsubscribe`` must not leak
+    (the server would keep streaming it and refuse a new subscription as a duplicate)."""
+    async with ws_factory(authenticated=False) as ws:
+        await ws.connected.wait()
+        sub = Subscription("ticker", symbol=SYMBOL)
+        await ws.subscribe(sub)
+        assert all(s.chan_id is None for s in ws._subs.values())  # no ack read yet (no await)
+        await ws.unsubscribe(sub)
+        seen: list[WsEvent] = []
+        # Markers: the server handles frames in order, so by the second snapshot it has seen
+        # whatever the client sent on reading the late ack.
+        await ws.subscribe_trades(SYMBOL)
+        await wait(ws, lambda ev: ev.kind == "trades_snapshot", seen)
+        await ws.subscribe_candles(SYMBOL, "1m")
+        await wait(ws, lambda ev: ev.kind == "candles_snapshot", seen)
+        (conn,) = sim.ws.conns
+        assert "ticker" not in {s.channel for s in conn.subs.values()}
+        assert [ev for ev in seen if ev.kind == "unsubscribed"]
+        await ws.subscribe(sub)  # a fresh subscription is not refused as "subscribe: dup"
+        again = await wait(ws, lambda ev: ev.kind in ("ticker", "error"))
+        assert (again.kind, again.subscription) == ("ticker", sub)
+
+
+async def test_update_cannot_make_a_post_only_order_take(
+    sim: BitfinexSimulator, ws_factory: Factory, wait: Any
+) -> None:
+    """Review item 2: ``ou`` moving a post-only limit across the spread cancels it
+    (``POSTONLY CANCELED``, flag 4096 §2.7.3) instead of filling it as a taker."""
+    async with ws_factory() as ws:
+        await wait(ws, lambda ev: ev.kind == "balance")
+        await ws.submit_order(
+            OrderRequest("EXCHANGE LIMIT", SYMBOL, "0.01", price="29900", flags=4096)
+        )
+        placed = await wait(ws, lambda ev: ev.kind == "order" and ev.channel == "on")
+        await ws.update_order(placed.data.id, price=Decimal("31000"))  # best ask is ~30001
+        seen: list[WsEvent] = []
+        closed = await wait(ws, lambda ev: ev.kind == "order" and ev.channel == "oc", seen)
+        assert closed.data.status == "POSTONLY CANCELED"
+        assert not [ev for ev in seen if ev.kind == "account_trade"]
+        account = sim.exchange.accounts["TEST_API_KEY"]
+        assert not account.trades
+        # a non-crossing move of another post-only order still rests
+        await ws.submit_order(
+            OrderRequest("EXCHANGE LIMIT", SYMBOL, "0.01", price="29900", flags=4096)
+        )
+        placed = await wait(ws, lambda ev: ev.kind == "order" and ev.channel == "on")
+        await ws.update_order(placed.data.id, price=Decimal("29950"))
+        moved = await wait(ws, lambda ev: ev.kind == "order")
+        assert (moved.channel, moved.data.price) == ("ou", Decimal("29950"))
+
+
+@pytest.mark.parametrize("prec", ["P1", "P2", "P3", "P4"])
+async def test_coarse_books_keep_bids_and_asks_at_one_rounded_price(
+    sim: BitfinexSimulator, ws_factory: Factory, wait: Any, prec: str
+) -> None:
+    """Review item 3: at P1-P4 a bid and an ask level can round to the same price (here both
+    sides are 30000); the server's book view must keep them apart (checksums, diffs)."""
+    from genesis_exchange_bitfinex.sim._views import book_rows
+
+    async with ws_factory(authenticated=False) as ws:
+        await ws.connected.wait()
+        book_sub = await ws.subscribe_book(SYMBOL, prec, 25)
+        seen: list[WsEvent] = []
+        await ws.subscribe_ticker(SYMBOL)  # marker: the snapshot's cs frame came before it
+        await wait(ws, lambda ev: ev.kind == "ticker", seen)
+        assert not [ev for ev in seen if ev.kind in ("checksum_mismatch", "error")]
+        book = ws.book(book_sub)
+        assert book is not None
+        assert book.bids()[0][0] == book.asks()[0][0] == Decimal(30000)
+        sim.exchange.submit(
+            sim.exchange.accounts["TEST_API_KEY"],
+            {"type": "EXCHANGE LIMIT", "symbol": SYMBOL, "amount": "0.5", "price": "29999"},
+        )
+        sim.ws.publish()
+        await ws.subscribe_trades(SYMBOL)  # marker: the diff and its cs frame came before it
+        await wait(ws, lambda ev: ev.kind == "trades_snapshot", seen)
+        assert not [ev for ev in seen if ev.kind in ("checksum_mismatch", "error")]
+        rows = book_rows(sim.exchange, SYMBOL, prec, 25)
+        assert [(r[0], r[2]) for r in rows if r[2] > 0] == [(p, a) for p, a, _ in book.bids()]
+        assert [(r[0], -r[2]) for r in rows if r[2] < 0] == [
+            (p, -a) for p, a, _ in book.asks()
+        ]

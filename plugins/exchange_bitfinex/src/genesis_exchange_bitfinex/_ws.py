@@ -89,6 +89,7 @@ class WsEvent:
     channel: str | None = None
     subscription: Subscription | None = None
     data: Any = None
+    paused: bool = False  # the client's maintenance pause when the event was emitted
 
 
 @attrs.define
@@ -371,7 +372,7 @@ class BitfinexWsClient:
         sub: Subscription | None = None,
         data: Any = None,
     ) -> None:
-        self._queue.put_nowait(WsEvent(kind, channel, sub, data))
+        self._queue.put_nowait(WsEvent(kind, channel, sub, data, self.paused))
 
     async def _handle_async(self, text: str) -> None:
         follow_up = self._handle_text(text)
@@ -407,6 +408,10 @@ class BitfinexWsClient:
                 state.chan_id = int(msg["chanId"])
                 self._by_chan[state.chan_id] = state
                 self._emit("subscribed", sub=state.sub, data=state.chan_id)
+            elif msg.get("subId") is not None and "chanId" in msg:
+                # Our subId, but unsubscribed before this ack came (no chanId to send then):
+                # drop the channel now, or the server keeps it (and refuses it again as a dup).
+                return self._send({"event": "unsubscribe", "chanId": int(msg["chanId"])})
         elif event == "unsubscribed":
             self._emit("unsubscribed", data=msg.get("chanId"))
         elif event == "auth":
@@ -581,6 +586,10 @@ def health_of(event: WsEvent, *, ready: str = "connected") -> tuple[Health, str]
     if kind == "maintenance":
         return (Health.MAINTENANCE, "info 20060") if data else (Health.CONNECTED, "info 20061")
     if kind == ready and not isinstance(data, BaseException):
+        # A connection opened into maintenance (platform status 0, or a 20060 before auth) is
+        # usable but paused: only 20061 / an operative status may report CONNECTED.
+        if event.paused:
+            return Health.MAINTENANCE, "connected during maintenance"
         return Health.CONNECTED, ""
     return None
 

@@ -9,7 +9,7 @@ from genesis_exchange_bitfinex._wire import account_trade_to_wire
 
 from ._accounts import Account
 from ._engine import Exchange
-from ._orders import SimOrder, SimReject, parse_tif, to_decimal, to_int
+from ._orders import POST_ONLY, SimOrder, SimReject, parse_tif, to_decimal, to_int
 
 
 BeforeEvents = Callable[[list[SimOrder]], None] | None
@@ -84,8 +84,16 @@ def update_order(
     order.mts_update = ex.now()
     if before_events is not None:
         before_events([order])
+    crosses = order.kind == "LIMIT" and ex._crosses(ex.markets[order.symbol], order)
+    if crosses and order.flags & POST_ONLY:
+        # Post-only (4096) must never take: moved across the spread it is cancelled like a
+        # crossing submit (§2.7.3 "if it would match"; the doc has no ou-specific rule), with
+        # `oc` only, as for a submit (§7 #33), instead of being filled as a taker.
+        ex._close(account, order, "POSTONLY CANCELED")
+        ex._finish(account)
+        return order
     ex._emit(account.user_id, "ou", order.to_wire())
-    if order.kind == "LIMIT" and ex._crosses(ex.markets[order.symbol], order):
+    if crosses:
         ex._take(account, order, order.price)
     ex.dirty.add(order.symbol)
     ex._finish(account)

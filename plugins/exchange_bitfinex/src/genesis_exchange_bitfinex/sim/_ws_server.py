@@ -45,7 +45,13 @@ class Sub:
     prec: str = "P0"
     length: int = 25
     tf: str | None = None
-    rows: dict[Any, list[Any]] = attrs.field(factory=dict)  # last book view sent
+    rows: dict[Any, list[Any]] = attrs.field(factory=dict)  # last book view sent, by _row_key
+
+
+def _row_key(row: list[Any]) -> tuple[bool, Any]:
+    # Side + price (or order id): at P1-P4 a bid and an ask level can round to the same price,
+    # and keying by price alone made one overwrite the other (wrong diffs and checksums).
+    return row[2] > 0, row[0]
 
 
 class Conn(AccountSession):
@@ -337,7 +343,7 @@ class WsServer:
             conn.send_channel(sub.chan_id, [candle_to_wire(c) for c in reversed(rows)])
         else:
             rows = book_rows(ex, sub.symbol, sub.prec, sub.length)
-            sub.rows = {r[0]: r for r in rows}
+            sub.rows = {_row_key(r): r for r in rows}
             conn.send_channel(sub.chan_id, rows)
             self._checksum(conn, sub)
 
@@ -372,12 +378,12 @@ class WsServer:
     def _book_diff(self, conn: Conn, sub: Sub) -> None:
         assert sub.symbol is not None
         rows = book_rows(self.ex, sub.symbol, sub.prec, sub.length)
-        new = {r[0]: r for r in rows}
+        new = {_row_key(r): r for r in rows}
         changed = False
         for key, old in sub.rows.items():
             if key not in new:
                 sign = 1 if old[2] > 0 else -1
-                conn.send_channel(sub.chan_id, [key, 0, sign])
+                conn.send_channel(sub.chan_id, [old[0], 0, sign])
                 changed = True
         for key, row in new.items():
             if sub.rows.get(key) != row:
