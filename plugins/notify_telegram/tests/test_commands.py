@@ -252,3 +252,60 @@ def test_a_failing_command_answers_with_the_error_type(fake, clock) -> None:
     run_session(fake, clock, script, control)
     assert seen[0] == "/status failed: RuntimeError"
     assert seen[1].startswith("Profit")
+
+
+def test_stop_engages_only_what_was_explained(fake, clock) -> None:
+    # /stop explains "cancels every open order"; a /stop flatten yes must not turn that into
+    # closing every position (and /stop flatten must not be confirmed by a plain /stop yes).
+    control = FakeControl()
+    seen = []
+
+    async def script(say) -> None:
+        await say("/stop")
+        seen.append(await say("/stop flatten yes"))
+        await say("/stop flatten")
+        seen.append(await say("/stop yes"))
+        await say("/stop flatten")
+        seen.append(await say("/stop flatten yes"))
+
+    run_session(fake, clock, script, control)
+    assert seen[0] == ("That confirms /stop flatten, but the request was /stop: nothing "
+                       "done. Send /stop flatten first, then confirm.")
+    assert seen[1] == ("That confirms /stop, but the request was /stop flatten: nothing "
+                       "done. Send /stop first, then confirm.")
+    assert seen[2] == "🛑 emergency stop engaged; 1 position(s) being closed"
+    assert [True] == control.stops
+
+
+def test_a_refused_old_command_is_echoed_escaped(fake, clock) -> None:
+    seen = []
+
+    async def script(say) -> None:
+        seen.append(await say("/a<i>b</i>&c", date=int(time.time()) - 3600))
+
+    run_session(fake, clock, script)
+    assert seen[0] == ("/a<i>b</i>&c was sent while the bot was not listening and was not "
+                       "carried out; send it again.")
+    [reply] = [p for p in fake.method_calls("sendMessage")]
+    assert "HTML" == reply["parse_mode"]
+
+
+def test_a_failed_getme_does_not_make_the_bot_obey_commands_for_other_bots(fake,
+                                                                          clock) -> None:
+    # getMe fails at startup and once more: the bot does not know its name yet.
+    fake.faults["getMe"].extend([("status", 502), ("status", 502)])
+    control = FakeControl()
+    seen = []
+
+    async def script(say) -> None:
+        seen.append(await say("/pause@some_other_bot", GROUP, answered=False))
+        seen.append(await say("/status", GROUP))  # handled in order: the /pause is done
+        seen.append(control.auto_trading)
+        seen.append(await say("/pause@genesis_test_bot", GROUP))  # getMe works again
+
+    run_session(fake, clock, script, control)
+    assert seen[0] is None
+    assert seen[1].startswith("Status")
+    assert seen[2] is True
+    assert seen[3].startswith("⏸ Auto-trading paused")
+    assert not control.auto_trading

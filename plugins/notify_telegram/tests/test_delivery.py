@@ -12,6 +12,7 @@ import re
 import threading
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from genesis_notify_telegram._ratelimit import RateLimiter
@@ -301,3 +302,54 @@ def test_notify_returns_while_the_outbox_is_still_sending(fake, clock) -> None:
 
     anyio.run(main)
     assert [1, 2] == numbers(fake.texts())
+
+
+def test_every_notify_waiting_for_room_in_a_full_outbox_gets_in(fake, clock) -> None:
+    notifier = make(fake, clock, outbox_size=1, coalesce=False)
+    answer = threading.Event()
+    fake.faults["sendMessage"].append(("hold", answer))
+
+    async def main() -> None:
+        async with serving(notifier):
+            await notifier.notify(alert(1))
+            await wait_until(lambda: len(fake.sent) == 1)  # #1 is out, its answer held
+            await notifier.notify(alert(2))  # the outbox is full now
+            with anyio.fail_after(10):  # a safety net, not a timing assertion
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(notifier.notify, alert(3))
+                    tg.start_soon(notifier.notify, alert(4))
+                    for _ in range(10):  # both start and wait for room
+                        await anyio.lowlevel.checkpoint()
+                    answer.set()
+            await wait_until(lambda: notifier.pending == 0)
+
+    anyio.run(main)
+    # Two callers waited at once: their relative order is theirs, but both get in, once.
+    assert [1, 2, 3, 4] == sorted(numbers(fake.texts()))
+    assert [1, 2] == numbers(fake.texts())[:2]
+
+
+def test_a_notify_waiting_for_room_when_serve_stops_delivers_itself(fake, clock) -> None:
+    notifier = make(fake, clock, outbox_size=1, coalesce=False)
+    answer = threading.Event()
+    fake.faults["sendMessage"].append(("hold", answer))
+
+    async def main() -> None:
+        with anyio.fail_after(10):  # a safety net, not a timing assertion
+            # `callers` outlives `tg`: the waiting notify must finish after serve stopped.
+            async with anyio.create_task_group() as callers, \
+                    anyio.create_task_group() as tg:
+                tg.start_soon(notifier.serve, None)
+                await wait_until(lambda: notifier._worker_running)
+                await notifier.notify(alert(1))
+                await wait_until(lambda: len(fake.sent) == 1)
+                await notifier.notify(alert(2))  # the outbox is full now
+                callers.start_soon(notifier.notify, alert(3))
+                for _ in range(10):
+                    await anyio.lowlevel.checkpoint()
+                tg.cancel_scope.cancel()  # serve stops while notify waits for room
+                answer.set()
+        await notifier.aclose()
+
+    anyio.run(main)
+    assert [1, 2, 3] == numbers(fake.texts())

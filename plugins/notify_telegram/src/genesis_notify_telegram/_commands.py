@@ -64,7 +64,7 @@ class Commands:
     def __init__(self, control: BotControl, clock: Clock) -> None:
         self._control = control
         self._clock = clock
-        self._stop_asked: dict[str, float] = {}
+        self._stop_asked: dict[str, tuple[float, bool]] = {}  # chat: (asked at, flatten)
         self._handlers: Mapping[str, Callable[[str, list[str]], Awaitable[str]]] = {
             "start": self._help, "help": self._help, "status": self._status,
             "positions": self._positions, "profit": self._profit, "signals": self._signals,
@@ -146,16 +146,23 @@ class Commands:
         flatten = words == ["flatten"]
         now = self._clock()
         if not confirmed:
-            self._stop_asked[chat_id] = now
+            self._stop_asked[chat_id] = (now, flatten)
             what = ("cancels every open order, <b>closes every position</b>" if flatten
                     else "cancels every open order")
             answer = "/stop flatten yes" if flatten else "/stop yes"
             return (f"🛑 Emergency stop {what} and blocks new trades until it is cleared. "
                     f"To go ahead send {answer} within {STOP_WINDOW:.0f} s.")
         asked = self._stop_asked.pop(chat_id, None)
-        if asked is None or now - asked > STOP_WINDOW:
+        if asked is None or now - asked[0] > STOP_WINDOW:
             return (f"No /stop request in the last {STOP_WINDOW:.0f} s: nothing done. "
                     "Send /stop first, then confirm.")
+        if asked[1] != flatten:
+            # The confirmation must match what was explained: a plain /stop must not be
+            # confirmed into closing every position, nor /stop flatten into leaving them open.
+            request, other = (("/stop flatten", "/stop") if flatten
+                              else ("/stop", "/stop flatten"))
+            return (f"That confirms {request}, but the request was {other}: nothing done. "
+                    f"Send {request} first, then confirm.")
         log.critical("emergency stop (flatten=%s) requested from chat %s", flatten, chat_id)
         outcome = await self._control.emergency_stop(flatten)
         return f"🛑 {escape(outcome)}"

@@ -43,6 +43,7 @@ from genesis_notify_telegram._api import Ambiguous, ApiError, BotApi, NotSent, T
 from genesis_notify_telegram._commands import Commands
 from genesis_notify_telegram._html import (
     MESSAGE_LIMIT,
+    escape,
     format_alert,
     join_blocks,
     plain_text,
@@ -197,7 +198,14 @@ class TelegramNotifier(Notifier):
         if self._closed:
             raise TelegramSendError("the telegram notifier is closed")
         while len(self._outbox) >= self.params.outbox_size:
-            self._room = anyio.Event()
+            if not self._worker_running:
+                # No worker to make room (serve not started, or stopped while we waited).
+                await self._drain()
+                continue
+            # One event shared by every waiter: a fresh one per waiter left all but the
+            # last waiting forever (their alerts never queued).
+            if self._room is None or self._room.is_set():
+                self._room = anyio.Event()
             await self._room.wait()
         self._outbox.append(alert)
         if self._wake is not None:
@@ -237,6 +245,8 @@ class TelegramNotifier(Notifier):
                     await self._step()
         finally:
             self._worker_running = False
+            if self._room is not None:
+                self._room.set()  # notify calls waiting for room now deliver themselves
 
     async def _step(self) -> None:
         """Send the current batch (composing it first if needed). Caller holds the lock."""
@@ -368,11 +378,7 @@ class TelegramNotifier(Notifier):
 
     async def _poll(self, control: BotControl) -> None:
         commands = Commands(control, self._clock)
-        try:
-            me = await self._api.call("getMe", {})
-            self._username = me.get("username") if isinstance(me, dict) else None
-        except TelegramError as exc:
-            log.warning("getMe failed (%s); answering commands addressed to any bot", exc)
+        await self._learn_username()
         attempt = 0
         while True:
             payload: dict[str, Any] = {"timeout": self.params.poll_timeout,
@@ -417,6 +423,14 @@ class TelegramNotifier(Notifier):
             if self.params.poll_interval:
                 await self._sleep(self.params.poll_interval)
 
+    async def _learn_username(self) -> None:
+        try:
+            me = await self._api.call("getMe", {})
+            self._username = me.get("username") if isinstance(me, dict) else None
+        except TelegramError as exc:
+            log.warning("getMe failed (%s); commands addressed to a bot (/cmd@name) are left "
+                        "alone until it works", exc)
+
     async def _handle(self, update: dict[str, Any], commands: Commands) -> None:
         message = update.get("message")
         if not isinstance(message, dict):
@@ -431,15 +445,22 @@ class TelegramNotifier(Notifier):
             return
         words = text.split()
         command, _, addressee = words[0][1:].partition("@")
-        if addressee and self._username and addressee.lower() != self._username.lower():
+        if addressee and self._username is None:
+            # Name unknown (getMe failed, perhaps transiently): ask again. Obeying meanwhile
+            # would run /stop@other_bot yes meant for another bot in the same group.
+            await self._learn_username()
+            if self._username is None:
+                return
+        if addressee and addressee.lower() != (self._username or "").lower():
             return  # a command for another bot in the same group
         command = command.lower()
         sent_at = message.get("date")
         if isinstance(sent_at, int) and self._wall() - sent_at > self.params.command_max_age:
             log.warning("refused /%s from chat %s: sent %.0f s ago", command, chat_id,
                         self._wall() - sent_at)
-            await self._reply(chat_id, f"/{command} was sent while the bot was not listening "
-                              "and was not carried out; send it again.", "reply")
+            # The command is user text: escaped like everything else from data.
+            await self._reply(chat_id, f"/{escape(command)} was sent while the bot was not "
+                              "listening and was not carried out; send it again.", "reply")
             return
         log.info("command /%s from chat %s", command, chat_id)
         try:
