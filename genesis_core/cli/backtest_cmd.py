@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import click
 
-from genesis_core.errors import ConfigError
+from genesis_core.errors import ConfigError, GenesisError
 
 
 SEARCH_COLUMNS = ("total_return", "max_drawdown", "trades", "win_rate", "profit_factor")
@@ -31,7 +31,7 @@ def backtest() -> None:
     compare stored runs (`genesis backtest list`, `genesis backtest compare 3 4`)."""
 
 
-def parse_time(value: str | None, where: str) -> int | None:
+def parse_time(value: str | None, where: str, origin: str = "") -> int | None:
     """ISO date/time (UTC unless it says otherwise) or epoch milliseconds → ms."""
     if value is None:
         return None
@@ -40,7 +40,8 @@ def parse_time(value: str | None, where: str) -> int | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ConfigError([f"{where}: {value!r} is not an ISO date/time or epoch ms"]) from None
+        raise ConfigError([f"{where}: {value!r} is not an ISO date/time or epoch ms"
+                           f"{origin}"]) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
@@ -48,6 +49,15 @@ def parse_time(value: str | None, where: str) -> int | None:
 
 def _beside(config_file: str, path: Path) -> Path:
     return path if path.is_absolute() else Path(config_file).resolve().parent / path
+
+
+def _make_folder(folder: Path, where: str) -> None:
+    # A file in the way was "failed: FileExistsError" (exit 1), naming neither key nor file.
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+        raise ConfigError([f"{where}: cannot create folder {folder}: {why or exc}"]) from None
 
 
 @backtest.command("run")
@@ -72,8 +82,14 @@ def run(state: Any, file: str, start: str | None, end: str | None, as_json: bool
 
     plugins = state.plugins()
     config = load_config(file, plugins, secrets_file=secrets_file)
-    start_ms = parse_time(start or config.backtest.start, "backtest.start") or 0
-    end_ms = parse_time(end or config.backtest.end, "backtest.end")
+    # Name the option when the value came from the command line, not the file.
+    start_ms = parse_time(start or config.backtest.start, "backtest.start",
+                          " (from --start)" if start else f" ({file})") or 0
+    end_ms = parse_time(end or config.backtest.end, "backtest.end",
+                        " (from --end)" if end else f" ({file})")
+    if end_ms is not None and end_ms <= start_ms:
+        raise ConfigError([f"backtest.end {end or config.backtest.end} must be after "
+                           f"backtest.start {start or config.backtest.start} ({file})"])
     if optimize or walk_forward:
         _research(state, file, config, start_ms, end_ms, walk_forward, as_json)
         return
@@ -102,7 +118,7 @@ def _single(config: Any, plugins: Any, file: str, start_ms: int, end_ms: int | N
     bars = bb.execution_bars(components, candles)
     key = bb.cache_key(config, plugins, candles)
     store_path = _beside(file, config.backtest.runs_db)
-    store_path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(store_path.parent, "backtest.runs_db")
     with RunStore.open(store_path) as store:
         run_id = None if no_cache else store.find(key)
         if run_id is not None:
@@ -124,7 +140,7 @@ def _single(config: Any, plugins: Any, file: str, start_ms: int, end_ms: int | N
         click.echo(_per_strategy_table(meta.get("per_strategy") or {}))
     if not no_report:
         folder = _beside(file, config.backtest.report_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        _make_folder(folder, "backtest.report_dir")
         html = write_html(folder / f"{config.name}-{run_id}.html", result, metrics, bars, meta)
         csv = write_trades_csv(result, folder / f"{config.name}-{run_id}-trades.csv")
         doc["report"] = {"html": str(html), "trades_csv": str(csv)}
@@ -201,6 +217,10 @@ def _research(state: Any, file: str, config: Any, start_ms: int, end_ms: int | N
                                start_ms, end_ms or bb.FAR_FUTURE)
     if not walk:
         found = search(evaluate, candidates, objective=spec.objective, workers=spec.workers)
+        if found.evaluations and len(found.errors) == len(found):
+            # A table of nothing but errors is no result: say why, exit non-zero.
+            raise GenesisError(f"backtest --optimize: every one of the {len(found)} candidates "
+                               f"failed; the first: {found.errors[0].error}")
         if as_json:
             click.echo(json.dumps(jsonable(found.records()), indent=2, allow_nan=False))
         else:
@@ -214,6 +234,10 @@ def _research(state: Any, file: str, config: Any, start_ms: int, end_ms: int | N
     found = walk_forward(evaluate, candidates, n_bars=evaluate.n_bars(), train_bars=wf.train_bars,
                          test_bars=wf.test_bars, step_bars=wf.step_bars, anchored=wf.anchored,
                          objective=spec.objective, workers=spec.workers)
+    failed = [e for w in found.windows for e in w.search.errors]
+    if failed and len(failed) == sum(len(w.search) for w in found.windows):
+        raise GenesisError(f"backtest --walk-forward: every candidate failed in every window; "
+                           f"the first: {failed[0].error}")
     if as_json:
         click.echo(json.dumps(jsonable(attrs.asdict(found)), indent=2, allow_nan=False))
     else:
@@ -226,7 +250,8 @@ def _say(text: str, quiet: bool) -> None:
 
 @backtest.command("list")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--limit", default=50, show_default=True, help="Most recent runs shown.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Most recent runs shown.")
 @click.pass_obj
 def list_runs(state: Any, file: str, limit: int) -> None:
     """List the stored backtest runs of the bot in FILE."""

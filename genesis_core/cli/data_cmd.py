@@ -48,10 +48,37 @@ class _Time(click.ParamType):
 
 
 TIME = _Time()
+
+
+def _check_timeframe(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # The bare "invalid timeframe '1hr'" named no option; one line, as the other data errors.
+    from genesis_core.models.market import timeframe_ms
+
+    if value is not None:
+        try:
+            timeframe_ms(value)
+        except ValueError as exc:
+            raise GenesisError(f"--timeframe: {exc}") from None
+    return value
+
+
+def _check_symbol(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise GenesisError("--symbol: must not be empty")
+    return value
+
+
+def _check_period(start: int | None, end: int | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise GenesisError(f"--end {format_ts(end)} must be after --start {format_ts(start)}")
+
+
 _db = click.option("--db", default=DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
                    help="The candle cache (SQLite file).")
-_symbol = click.option("--symbol", required=True, help="Symbol, as the data source names it.")
-_timeframe = click.option("--timeframe", required=True, help="Bar length, e.g. 5m, 1h, 1D.")
+_symbol = click.option("--symbol", required=True, callback=_check_symbol,
+                       help="Symbol, as the data source names it.")
+_timeframe = click.option("--timeframe", required=True, callback=_check_timeframe,
+                          help="Bar length, e.g. 5m, 1h, 1D.")
 _source = click.option("--source", "source", metavar="NAME",
                        help="Which cached source to use when several hold the series.")
 
@@ -166,9 +193,10 @@ def _step(timeframe: str) -> int:
               help="A param of that data source; VALUE is YAML, dotted keys nest (repeatable).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), metavar="BOT.yaml",
               help="Use a bot file's data source and markets instead of --source.")
-@click.option("--symbol", help="Symbol (required with --source; with --config, only this one).")
-@click.option("--timeframe", help="Bar length (required with --source; with --config, only "
-                                  "this one).")
+@click.option("--symbol", callback=_check_symbol,
+              help="Symbol (required with --source; with --config, only this one).")
+@click.option("--timeframe", callback=_check_timeframe,
+              help="Bar length (required with --source; with --config, only this one).")
 @click.option("--start", required=True, type=TIME, help="First bar's open time (inclusive).")
 @click.option("--end", type=TIME, help="End of the range (exclusive); default: now.")
 @click.option("--chunk-bars", default=5_000, show_default=True, type=click.IntRange(min=1),
@@ -228,7 +256,11 @@ def import_(csv_file: str, symbol: str, timeframe: str, source: str, db: str) ->
     The file's span counts as fetched: bars missing inside it are venue gaps.
     """
     with _open(db) as cache:
-        count = cache.import_csv(csv_file, symbol, timeframe, source=source)
+        try:
+            count = cache.import_csv(csv_file, symbol, timeframe, source=source)
+        except UnicodeDecodeError:  # was "failed: UnicodeDecodeError", naming no file
+            raise GenesisError(f"{csv_file}: not UTF-8 text (expected a CSV file with the "
+                               "header timestamp_ms,open,high,low,close,volume)") from None
     click.echo(f"imported {count} bars of {symbol} {timeframe} from {csv_file} into {db} "
                f"(source {source})")
 
@@ -244,9 +276,22 @@ def import_(csv_file: str, symbol: str, timeframe: str, source: str, db: str) ->
 def export(out: str, symbol: str, timeframe: str, start: int | None, end: int | None,
            source: str | None, db: str) -> None:
     """Export cached bars as CSV in the documented format (gaps stay missing)."""
+    _check_period(start, end)
     with _open(db, must_exist=True) as cache:
+        _check_source(cache, db, symbol, timeframe, source)
         count = cache.export_csv(symbol, timeframe, out, start, end, source=source)
     click.echo(f"exported {count} bars of {symbol} {timeframe} to {out}")
+
+
+def _check_source(cache: CandleCache, db: str, symbol: str, timeframe: str,
+                  source: str | None) -> None:
+    # An unknown --source exported 0 bars, or listed an empty 1970 window, with exit code 0.
+    if source is None:
+        return
+    cached = cache.sources(symbol, timeframe)
+    if source not in cached:
+        raise GenesisError(f"--source: no {symbol} {timeframe} candles from {source!r} in {db} "
+                           f"(cached sources: {', '.join(cached) or 'none'})")
 
 
 # -- gaps ------------------------------------------------------------------------------------
@@ -262,7 +307,9 @@ def export(out: str, symbol: str, timeframe: str, start: int | None, end: int | 
 def gaps(symbol: str, timeframe: str, start: int | None, end: int | None, source: str | None,
          db: str, as_json: bool) -> None:
     """List venue gaps (fetched, nothing published) and ranges never fetched."""
+    _check_period(start, end)
     with _open(db, must_exist=True) as cache:
+        _check_source(cache, db, symbol, timeframe, source)
         sources = [source] if source else cache.sources(symbol, timeframe)
         if not sources:
             cache.source_for(symbol, timeframe)  # raises the "nothing cached" error

@@ -22,7 +22,12 @@ def new() -> None:
 @click.argument("name")
 def plugin(kind: str, name: str, directory: str) -> None:
     """Scaffold an installable plugin distribution NAME with passing tests."""
+    from genesis_core.errors import GenesisError
     from genesis_core.scaffold import scaffold
 
-    root = scaffold(kind, name, Path(directory))
+    try:
+        root = scaffold(kind, name, Path(directory))
+    except OSError as exc:  # a file in the way, no permission: was "failed: NotADirectoryError"
+        raise GenesisError(f"--dir {directory}: cannot create {exc.filename or directory}: "
+                           f"{exc.strerror or exc}") from None
     click.echo(f"created {root}\nnext: pip install -e {root} && pytest {root / 'tests'}")

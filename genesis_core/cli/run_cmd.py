@@ -58,8 +58,12 @@ def run(state: Any, file: str, quiet: bool, fresh: bool, secrets_file: str | Non
                            f"({file})"])
     if fresh:
         for suffix in ("", "-wal", "-shm"):
-            config.storage.path.with_name(config.storage.path.name + suffix).unlink(
-                missing_ok=True)
+            stale = config.storage.path.with_name(config.storage.path.name + suffix)
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError as exc:  # a folder there: was "failed: IsADirectoryError", exit 1
+                raise ConfigError([f"storage.path: --fresh cannot delete {stale}: "
+                                   f"{exc.strerror or exc} ({file})"]) from None
     bot = Bot(config, state.plugins(), quiet=quiet)
     anyio.run(_run_bot, bot)
     bot.report.summary(bot.summary())

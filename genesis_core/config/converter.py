@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import math
 import re
+import typing
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import attrs
 import cattrs
+from cattrs.cols import list_structure_factory, mapping_structure_factory
 from cattrs.errors import (
     AttributeValidationNote,
     ClassValidationError,
@@ -17,6 +21,7 @@ from cattrs.errors import (
     IterableValidationError,
     IterableValidationNote,
 )
+from cattrs.gen import make_dict_structure_fn
 
 from genesis_core.config.secrets import Secret
 from genesis_core.config.yaml_source import PathKey
@@ -43,6 +48,9 @@ def _float(value: Any, _: type) -> float:
 
 
 def _str(value: Any, _: type) -> str:
+    if isinstance(value, dt.date):  # YAML reads an unquoted 2024-01-01 as a date
+        text = str(value)
+        raise TypeError(f"expected text, got the YAML date {text}; quote it: '{text}'")
     if type(value) is not str:
         raise TypeError(f"expected text, got {_type_name(value)}")
     return value
@@ -83,6 +91,15 @@ def _secret(value: Any, _: type) -> Secret:
     return Secret(value)
 
 
+def _shaped(hook: Any, kinds: type | tuple[type, ...], what: str) -> Any:
+    def structure(value: Any, tp: Any) -> Any:
+        if not isinstance(value, kinds):
+            raise TypeError(f"expected {what}, got {_type_name(value)}")
+        return hook(value, tp)
+
+    return structure
+
+
 def make_converter(base_dir: Path) -> cattrs.Converter:
     """The converter for bot files; relative ``Path`` params resolve against ``base_dir``."""
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
@@ -97,6 +114,17 @@ def make_converter(base_dir: Path) -> cattrs.Converter:
         return base_dir / Path(_str(value, str))
 
     converter.register_structure_hook(Path, _path)
+    # Check the shape first: cattrs iterates any value, so `timeframes: 1h` became ['1', 'h']
+    # and a mapping where a list belongs failed with "'str' object has no attribute 'keys'".
+    converter.register_structure_hook_factory(
+        lambda tp: tp is list or typing.get_origin(tp) is list,
+        lambda tp, conv: _shaped(list_structure_factory(tp, conv), (list, tuple),
+                                 "a list (items start with '- ')"))
+    converter.register_structure_hook_factory(
+        lambda tp: tp is dict or typing.get_origin(tp) is dict,
+        lambda tp, conv: _shaped(mapping_structure_factory(tp, conv), dict, "a mapping"))
+    converter.register_structure_hook_factory(
+        attrs.has, lambda tp, conv: _shaped(make_dict_structure_fn(tp, conv), dict, "a mapping"))
     converter.register_unstructure_hook(Secret, lambda s: "***")
     converter.register_unstructure_hook(Decimal, str)
     converter.register_unstructure_hook(Path, str)

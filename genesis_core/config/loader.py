@@ -57,13 +57,22 @@ def _interpolate(value: Any, path: PathKey, secrets: Mapping[str, str], errors: 
             return ""
         return found if found is not None else default
 
+    rest = ENV_REF.sub("", value)
+    if "${" in rest:
+        # Otherwise `${BFX KEY}` or `${KEY` stays in the value as literal text, silently.
+        bad = rest[rest.index("${"):]
+        bad = bad[:bad.index("}") + 1] if "}" in bad else bad[:40]
+        errors.add(path, f"malformed reference {bad!r}: write ${{NAME}} or ${{NAME:-default}}, "
+                         "NAME of letters, digits and _")
+        return value
     return ENV_REF.sub(replace, value)
 
 
 def _did_you_mean(cls: type, key: str) -> str:
     if not attrs.has(cls):
         return ""
-    close = difflib.get_close_matches(key, [f.name for f in attrs.fields(cls)], n=1)
+    # str(): YAML keys may be numbers (`1: x`), which difflib cannot compare (a TypeError).
+    close = difflib.get_close_matches(str(key), [f.name for f in attrs.fields(cls)], n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
@@ -166,6 +175,10 @@ def _check_consistency(config: BotConfig, errors: _Errors) -> None:
         seen.add(market.symbol)
         if not market.timeframes:
             errors.add(("markets", i, "timeframes"), "at least one timeframe is required")
+        for j, timeframe in enumerate(market.timeframes):
+            if timeframe in market.timeframes[:j]:
+                errors.add(("markets", i, "timeframes", j),
+                           f"timeframe {timeframe!r} is listed twice")
     followed = {tf for m in config.markets for tf in m.timeframes}
     for timeframe in config.consensus.timeframe_weights:
         if timeframe not in followed:
@@ -188,9 +201,23 @@ def _check_search(config: BotConfig, errors: _Errors) -> None:
     spec = config.backtest.optimize
     if spec is None:
         return
-    from genesis_core.backtest.bot import param_path_problem
-    from genesis_core.backtest.optimize import ParamSpace
+    import numpy as np
 
+    from genesis_core.backtest.bot import apply_params, param_path_problem
+    from genesis_core.backtest.metrics import EquityStats, TradeStats
+    from genesis_core.backtest.optimize import GRID_LIMIT, ParamSpace
+
+    # The search found these only after evaluating every candidate, or reported each
+    # candidate as failed and exited 0.
+    metrics = sorted(f.name for cls in (EquityStats, TradeStats) for f in attrs.fields(cls))
+    if spec.objective.lstrip("+-") not in metrics:
+        errors.add(("backtest", "optimize", "objective"),
+                   f"{spec.objective!r} is not a metric (one of {', '.join(metrics)}; "
+                   "prefix '-' to minimise)")
+    if not spec.params:
+        errors.add(("backtest", "optimize", "params"), "expected at least one parameter to "
+                                                       "search, e.g. strategies.<label>.<param>")
+    size = 1
     for key, value in spec.params.items():
         path = ("backtest", "optimize", "params", key)
         problem = param_path_problem(config, str(key))
@@ -198,10 +225,34 @@ def _check_search(config: BotConfig, errors: _Errors) -> None:
             errors.add(path, problem)
             continue
         try:
-            ParamSpace.from_mapping({key: value}, where="")
+            (dim,) = ParamSpace.from_mapping({key: value}, where="").dimensions
         except ConfigError as exc:
             for message in exc.errors:
                 errors.add(path, message.split(": ", 1)[-1])
+            continue
+        if not dim.discrete and spec.method.value == "grid":
+            errors.add(path, f"{dim.kind} has no grid; use `method: random`, or range/values")
+            continue
+        size *= len(dim.values) if dim.discrete else 1
+        # a long range holds one kind of number: its ends and a few values tell
+        probes = ((*dim.values[:10], *dim.values[-1:]) if dim.discrete
+                  else (dim.low, dim.high, dim.draw(np.random.default_rng(spec.seed))))
+        for probe in probes:
+            try:
+                apply_params(config, {key: probe})
+            except ConfigError as exc:
+                # Only this value's own type; rules tying it to other params (fast < slow)
+                # judge whole candidates, which the search reports.
+                own = f"backtest.optimize.params.{key}: "
+                found = [m.removeprefix(own) for m in exc.errors if m.startswith(own)]
+                if found:
+                    hint = "" if dim.discrete else f" ({dim.kind} draws such values)"
+                    errors.add(path, found[0] + hint)
+                    break
+    if spec.method.value == "grid" and size > GRID_LIMIT:
+        errors.add(("backtest", "optimize", "params"), f"the grid has {size} combinations "
+                                                       f"(limit {GRID_LIMIT}); narrow it or "
+                                                       "use `method: random`")
 
 
 def load_config(

@@ -7,6 +7,7 @@ Every field carries ``metadata={"doc": ...}``; ``genesis config schema`` and
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -39,6 +40,34 @@ def identifier(instance: object, attribute: attrs.Attribute, value: str) -> None
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
         raise ValueError(f"'{attribute.name}' must be 1-64 letters, digits, '_', '-' or '.', "
                          f"got {value!r}")
+
+
+def _moment(instance: object, attribute: attrs.Attribute, value: str | None) -> None:
+    # Checked here so that `genesis config check` finds it (with its line), not the backtest.
+    if value is None or value.isdigit():
+        return
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{attribute.name}' must be an ISO date/time (UTC unless it says "
+                         f"otherwise) or epoch ms, got {value!r}") from None
+
+
+def _monte_carlo_method(instance: object, attribute: attrs.Attribute, value: str) -> None:
+    from genesis_core.backtest.montecarlo import METHODS
+
+    if value not in METHODS:
+        raise ValueError(f"'{attribute.name}' must be one of {', '.join(METHODS)}, "
+                         f"got {value!r}")
+
+
+def _positive_amount(instance: object, attribute: attrs.Attribute,
+                     value: Decimal | None) -> None:
+    if value is not None and not value > 0:
+        raise ValueError(f"'{attribute.name}' must be > 0, got {value}")
+
+
+_NON_NEGATIVE = attrs.validators.ge(0)
 
 
 class Mode(StrEnum):
@@ -77,9 +106,10 @@ class MarketConfig:
     timeframes: list[str] = doc("Candle timeframes, e.g. [5m, 1h].", validator=valid_timeframes)
     min_amount: Decimal = doc("Smallest order amount, in the base currency.",
                               default=Decimal(0))
-    amount_decimals: int = doc("Decimals allowed in order amounts.", default=8)
+    amount_decimals: int = doc("Decimals allowed in order amounts.", default=8,
+                               validator=_NON_NEGATIVE)
     price_significant: int = doc("Significant digits allowed in prices (Bitfinex: 5).",
-                                 default=5)
+                                 default=5, validator=attrs.validators.ge(1))
 
 
 def _unit(instance: object, attribute: attrs.Attribute, value: float) -> None:
@@ -164,7 +194,8 @@ class MetricsConfig:
     enabled: bool = doc("Serve /metrics and /health over HTTP.", default=False)
     host: str = doc("Address to bind; keep loopback unless a scraper needs more.",
                     default="127.0.0.1")
-    port: int = doc("TCP port.", default=9108)
+    port: int = doc("TCP port.", default=9108,
+                    validator=[attrs.validators.ge(0), attrs.validators.le(65535)])
 
 
 class SearchMethod(StrEnum):
@@ -187,7 +218,8 @@ class OptimizeConfig:
                          "total_return, ...); prefix '-' to minimise (-max_drawdown).",
                          default="sharpe")
     seed: int = doc("Seed of random search.", default=0)
-    workers: int | None = doc("Processes; empty means one per CPU core.", default=None)
+    workers: int | None = doc("Processes; empty means one per CPU core.", default=None,
+                              validator=attrs.validators.optional(attrs.validators.ge(1)))
 
 
 @attrs.frozen
@@ -208,7 +240,7 @@ class MonteCarloConfig:
 
     runs: int = doc("Simulated trade sequences.", default=10_000, validator=positive)
     method: str = doc("bootstrap (draw trades with replacement) or shuffle (reorder them).",
-                      default="bootstrap")
+                      default="bootstrap", validator=_monte_carlo_method)
     seed: int = doc("Seed, so results are reproducible.", default=0)
 
 
@@ -216,16 +248,19 @@ class MonteCarloConfig:
 class CostsConfig:
     """Fees and slippage of a backtest (a paper executor's own fees are used by default)."""
 
-    taker_fee_bps: float = doc("Taker fee in basis points.", default=20.0)
-    maker_fee_bps: float = doc("Maker fee in basis points.", default=10.0)
+    # >= 0 as the simulator requires, so `genesis config check` reports it with its line.
+    taker_fee_bps: float = doc("Taker fee in basis points.", default=20.0,
+                               validator=_NON_NEGATIVE)
+    maker_fee_bps: float = doc("Maker fee in basis points.", default=10.0,
+                               validator=_NON_NEGATIVE)
     slippage_bps: float = doc("Fixed adverse move on taker fills, in basis points.",
-                              default=0.0)
+                              default=0.0, validator=_NON_NEGATIVE)
     volume_slippage_bps: float = doc("Extra basis points per unit of order size / bar volume.",
-                                     default=0.0)
+                                     default=0.0, validator=_NON_NEGATIVE)
     impact_k: float = doc("Square-root impact coefficient (× volatility × √(size/volume)).",
-                          default=0.0)
+                          default=0.0, validator=_NON_NEGATIVE)
     short_funding_bps: float = doc("Borrow cost of shorts per bar, in basis points.",
-                                   default=0.0)
+                                   default=0.0, validator=_NON_NEGATIVE)
 
 
 @attrs.frozen
@@ -233,11 +268,11 @@ class BacktestConfig:
     """What `genesis backtest` runs on and writes."""
 
     start: str | None = doc("First bar (ISO date or time, UTC); empty means all history.",
-                            default=None)
+                            default=None, validator=_moment)
     end: str | None = doc("End of the period (exclusive, ISO date or time, UTC).",
-                          default=None)
+                          default=None, validator=_moment)
     initial_cash: Decimal | None = doc("Starting cash; empty means the paper executor's.",
-                                       default=None)
+                                       default=None, validator=_positive_amount)
     costs: CostsConfig | None = doc("Fees and slippage; empty means the paper executor's.",
                                     default=None)
     candles_db: Path | None = doc(

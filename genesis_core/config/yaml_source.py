@@ -68,9 +68,15 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
         raise ConfigError([f"{where}: invalid YAML: {exc.problem or exc.context}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{source}: invalid YAML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{source}: invalid YAML: nested too deeply"]) from None
     lines: dict[PathKey, int] = {}
     if node is not None:
-        _walk(node, (), lines, source)
+        try:
+            _walk(node, (), lines, source)
+        except RecursionError:  # `a: &x [*x]`: an alias inside itself
+            raise ConfigError([f"{source}: invalid YAML: nested too deeply, or an alias "
+                               "(*name) used inside its own anchor (&name)"]) from None
     return YamlDocument(data, lines, source)
 
 
