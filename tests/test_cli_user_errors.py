@@ -363,3 +363,41 @@ def test_run_fresh_with_a_folder_as_the_database(capsys: pytest.CaptureFixture[s
     path = bot(tmp_path, "storage: {path: state.db}\n", data=True)
     err = one_line_error(capsys, "run", path, "--fresh", "--quiet")
     assert f"storage.path: --fresh cannot delete {tmp_path / 'state.db'}: Is a directory" in err
+
+
+# -- candle files the backtest, the replay feed and the simulator read ----------------------
+
+def test_a_binary_candle_file_is_named(capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    path = bot(tmp_path, data=True)
+    (tmp_path / "data" / CSV.name).write_bytes(b"\xff\xfe\x00binary")
+    error = one_line_error(capsys, "backtest", path)
+    assert CSV.name in error
+    assert "not a UTF-8 text file" in error
+
+
+def test_replay_without_a_file_for_the_symbol(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path) -> None:
+    # was "failed: LookupError", exit 1
+    files = f"files=[{{symbol: BTCUSD, timeframe: 1h, path: {CSV}}}]"
+    error = one_line_error(capsys, "data", "download", "--source", "replay", "--param", files,
+                           "--symbol", "ETHUSD", "--timeframe", "1h", "--start", "2013-10-01",
+                           "--end", "2013-10-02", "--db", tmp_path / "cache.db")
+    assert "replay: no file for ETHUSD 1h" in error
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "cannot read simulator candles"),
+    ("timestamp_ms,open\n1,2\n", ":2: expected the columns"),
+])
+def test_simulator_candle_files_are_user_errors(tmp_path: Path, content: str | None,
+                                                message: str) -> None:
+    from genesis_exchange_bitfinex.sim._market import load_csv
+
+    from genesis_core import DataError
+
+    path = tmp_path / "sim.csv"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        load_csv(path)

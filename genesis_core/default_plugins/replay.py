@@ -15,6 +15,7 @@ import attrs
 
 from genesis_core.config.schema import doc
 from genesis_core.contracts import CandleClosed, DataSource, MarketEvent, MarketSpec
+from genesis_core.errors import DataError
 from genesis_core.hookspecs import hookimpl
 from genesis_core.models import Candles, timeframe_ms
 
@@ -63,7 +64,7 @@ class ReplaySource(DataSource):
                                                         timeframe=timeframe)
                     break
             else:
-                raise LookupError(f"replay: no file for {symbol} {timeframe}")
+                raise DataError(f"replay: no file for {symbol} {timeframe} (params.files)")
         return self._cache[key]
 
     async def history(self, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> Candles:

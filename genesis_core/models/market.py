@@ -159,7 +159,7 @@ class Candles:
         """
         path = Path(path)
         try:
-            with path.open(newline="") as handle:
+            with path.open(newline="", encoding="utf-8") as handle:
                 reader = csv.reader(handle)
                 header = tuple(next(reader, ()))
                 if header != CSV_HEADER:
@@ -167,6 +167,8 @@ class Candles:
                 rows = [_parse_row(path, n, row) for n, row in enumerate(reader, start=2)]
         except OSError as exc:
             raise DataError(f"{path}: cannot read candles: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: not a UTF-8 text file (expected CSV candles)") from None
         try:
             return cls.from_rows(rows, symbol=symbol, timeframe=timeframe)
         except DataError as exc:

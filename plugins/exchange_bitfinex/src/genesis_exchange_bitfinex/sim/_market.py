@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 
+from genesis_core import DataError
 from genesis_exchange_bitfinex._wire import Candle, PublicTrade, TradingTicker, symbol_parts
 
 
@@ -41,23 +42,35 @@ _Q8 = Decimal("0.00000001")
 
 
 def load_csv(path: str | Path) -> list[Candle]:
-    """Read ``timestamp_ms,open,high,low,close,volume`` rows (ascending) into wire candles."""
+    """Read ``timestamp_ms,open,high,low,close,volume`` rows (ascending) into wire candles.
+
+    A user's file: any problem is a one-line :class:`DataError` naming the file (and line).
+    """
     candles: list[Candle] = []
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        for row in reader:
-            candles.append(
-                Candle(
-                    mts=int(row["timestamp_ms"]),
-                    open=Decimal(row["open"]),
-                    close=Decimal(row["close"]),
-                    high=Decimal(row["high"]),
-                    low=Decimal(row["low"]),
-                    volume=Decimal(row["volume"]),
+    line = 1
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            for line, row in enumerate(reader, start=2):  # noqa: B007 - the error names it
+                candles.append(
+                    Candle(
+                        mts=int(row["timestamp_ms"]),
+                        open=Decimal(row["open"]),
+                        close=Decimal(row["close"]),
+                        high=Decimal(row["high"]),
+                        low=Decimal(row["low"]),
+                        volume=Decimal(row["volume"]),
+                    )
                 )
-            )
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read simulator candles: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a UTF-8 text file") from None
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        raise DataError(f"{path}:{line}: expected the columns timestamp_ms,open,high,low,"
+                        "close,volume with numbers") from None
     if len(candles) < 2:
-        raise ValueError(f"{path}: need at least two candles")
+        raise DataError(f"{path}: need at least two candles")
     candles.sort(key=lambda c: c.mts)
     return candles
 
