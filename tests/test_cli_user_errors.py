@@ -401,3 +401,29 @@ def test_simulator_candle_files_are_user_errors(tmp_path: Path, content: str | N
         path.write_text(content)
     with pytest.raises(DataError, match=message):
         load_csv(path)
+
+
+def test_a_misspelt_alert_rule_is_an_error(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    # was accepted, and the alert the user meant to silence kept coming
+    path = bot(tmp_path, "alerts:\n  disabled: [hgh_confidence]\n")
+    [error] = check(capsys, path)
+    assert "no alert rule 'hgh_confidence'; did you mean 'high_confidence'?" in error
+    assert f"bot.yaml:{line_of(path, 'alerts:')}" in error
+    path = bot(tmp_path, "alerts:\n  cooldown_seconds: {fill: 60, trade_clsed: 60}\n")
+    [error] = check(capsys, path)
+    assert "no alert rule 'trade_clsed'; did you mean 'trade_closed'?" in error
+
+
+def test_every_alert_rule_the_runtime_raises_is_configurable() -> None:
+    import re
+
+    from genesis_core import health
+    from genesis_core.config.schema import ALERT_RULES
+
+    root = Path(health.__file__).parent
+    raised = set()
+    for source in [root / "health.py", *(root / "runtime").glob("*.py")]:
+        raised |= set(re.findall(r'(?:_alert\(|\()"([a-z_]+)", Severity\.', source.read_text()))
+    assert {"fill", "history_gap", "reconnect_storm", "maintenance"} <= raised  # the scan works
+    assert raised <= set(ALERT_RULES)

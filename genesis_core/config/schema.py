@@ -6,6 +6,7 @@ Every field carries ``metadata={"doc": ...}``; ``genesis config schema`` and
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -148,6 +149,24 @@ class TradingConfig:
         validator=attrs.validators.ge(0))
 
 
+ALERT_RULES = (
+    "high_confidence", "signal_conflict", "confirmation_needed", "fill", "trade_closed",
+    "order_rejected", "order_unknown", "risk_halt", "emergency_stop", "performance_change",
+    "feed_stale", "reconnecting", "reconnected", "reconnect_storm", "circuit_open",
+    "circuit_closed", "maintenance", "history_gap",
+)
+
+
+def _alert_rules(instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    # A misspelt rule (hgh_confidence) would otherwise be ignored: the alert keeps coming.
+    for rule in value:
+        if rule not in ALERT_RULES:
+            close = difflib.get_close_matches(str(rule), ALERT_RULES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"'{attribute.name}': no alert rule {rule!r}{hint} "
+                             f"(rules: {', '.join(ALERT_RULES)})")
+
+
 @attrs.frozen
 class AlertsConfig:
     """Alert rules (rule names: high_confidence, signal_conflict, confirmation_needed, fill,
@@ -157,10 +176,10 @@ class AlertsConfig:
 
     high_confidence: float = doc("Signals above this confidence raise high_confidence.",
                                  default=0.90)
-    disabled: list[str] = doc("Rules that never alert.", factory=list)
+    disabled: list[str] = doc("Rules that never alert.", factory=list, validator=_alert_rules)
     cooldown_seconds: dict[str, int] = doc(
         "Per rule: suppress an identical alert repeated within this many seconds.",
-        factory=dict)
+        factory=dict, validator=_alert_rules)
     burst_limit: int = doc("Alerts of one rule delivered per burst window before the rest "
                            "are summarised.", default=5)
     burst_seconds: int = doc("Burst window length in seconds.", default=60)
