@@ -427,3 +427,20 @@ def test_every_alert_rule_the_runtime_raises_is_configurable() -> None:
         raised |= set(re.findall(r'(?:_alert\(|\()"([a-z_]+)", Severity\.', source.read_text()))
     assert {"fill", "history_gap", "reconnect_storm", "maintenance"} <= raised  # the scan works
     assert raised <= set(ALERT_RULES)
+
+
+def test_status_pointed_at_another_database_leaves_it_alone(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import sqlite3
+
+    other = tmp_path / "backtests.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY)")
+    conn.close()
+    path = bot(tmp_path, "storage: {path: backtests.db}\n")
+    error = one_line_error(capsys, "status", path)
+    assert "backtests.db: not a Genesis bot database (it holds runs)" in error
+    with sqlite3.connect(other) as conn:  # nothing added to it
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    conn.close()
+    assert ["runs"] == tables

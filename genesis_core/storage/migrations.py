@@ -132,6 +132,12 @@ def migrate(db: Database, path: Path) -> int:
             f"{path}: database schema version {len(applied)} is newer than this Genesis "
             f"supports ({SCHEMA_VERSION}); upgrade genesis-core to open it"
         )
+    foreign = [t for t in db.table_names() if not t.startswith(("_sqlite", "sqlite_"))]
+    if not applied and foreign:
+        # Another tool's (or Genesis's backtest or candle) database: adding the bot's tables
+        # to it silently, as `genesis status` pointed at backtests.db did, helps no one.
+        raise StorageError(f"{path}: not a Genesis bot database (it holds "
+                           f"{', '.join(sorted(foreign)[:5])}); point storage.path elsewhere")
     pending = len(MIGRATIONS.pending(db))
     MIGRATIONS.apply(db)
     return pending
