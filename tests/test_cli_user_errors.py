@@ -326,7 +326,7 @@ def test_data_import_of_a_binary_file(capsys: pytest.CaptureFixture[str],
     binary.write_bytes(b"\xff\xfe\x00\x01")
     err = one_line_error(capsys, "data", "import", binary, "--symbol", "BTCUSD", "--timeframe",
                          "1h", "--db", tmp_path / "d.db")
-    assert f"{binary}: not UTF-8 text" in err
+    assert f"{binary}: not a UTF-8 text file" in err
 
 
 def test_data_empty_symbol(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

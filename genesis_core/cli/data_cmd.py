@@ -256,11 +256,7 @@ def import_(csv_file: str, symbol: str, timeframe: str, source: str, db: str) ->
     The file's span counts as fetched: bars missing inside it are venue gaps.
     """
     with _open(db) as cache:
-        try:
-            count = cache.import_csv(csv_file, symbol, timeframe, source=source)
-        except UnicodeDecodeError:  # was "failed: UnicodeDecodeError", naming no file
-            raise GenesisError(f"{csv_file}: not UTF-8 text (expected a CSV file with the "
-                               "header timestamp_ms,open,high,low,close,volume)") from None
+        count = cache.import_csv(csv_file, symbol, timeframe, source=source)
     click.echo(f"imported {count} bars of {symbol} {timeframe} from {csv_file} into {db} "
                f"(source {source})")
 
