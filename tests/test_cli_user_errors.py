@@ -444,3 +444,21 @@ def test_status_pointed_at_another_database_leaves_it_alone(
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     conn.close()
     assert ["runs"] == tables
+
+
+def test_data_import_with_the_wrong_timeframe(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path) -> None:
+    # was accepted: 733 1h bars stored as 1m, and everything between them counted as gaps
+    error = one_line_error(capsys, "data", "import", CSV, "--symbol", "BTCUSD", "--timeframe",
+                           "1m", "--db", tmp_path / "d.db")
+    assert "no two bars are 1m apart (the closest are 60 minutes apart)" in error
+
+
+def test_trailing_blank_lines_of_a_csv_hold_no_bar(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
+    padded = tmp_path / "padded.csv"
+    padded.write_text(CSV.read_text() + "\n\n")
+    code, out, err = genesis(capsys, "data", "import", padded, "--symbol", "BTCUSD",
+                             "--timeframe", "1h", "--db", tmp_path / "d.db")
+    assert 0 == code, err
+    assert "imported 733 bars" in out

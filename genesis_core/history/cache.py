@@ -15,6 +15,7 @@ prove are written in one transaction, so an interrupted download leaves both or 
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -330,6 +331,11 @@ class CandleCache:
         if not len(candles):
             return 0
         timestamps = candles.timestamp.tolist()
+        steps = {b - a for a, b in itertools.pairwise(timestamps)}
+        if len(timestamps) >= 10 and grid.step not in steps:
+            # 1h bars imported as 1m sit on the 1m grid too, but never one minute apart.
+            raise DataError(f"{path}: no two bars are {timeframe} apart (the closest are "
+                            f"{min(steps) / 60_000:g} minutes apart); is --timeframe right?")
 
         def where(i: int) -> str:
             return f"{path}:{i + 2}: bar {format_ts(timestamps[i])}"

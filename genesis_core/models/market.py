@@ -164,7 +164,9 @@ class Candles:
                 header = tuple(next(reader, ()))
                 if header != CSV_HEADER:
                     raise DataError(f"{path}:1: expected header {','.join(CSV_HEADER)}")
-                rows = [_parse_row(path, n, row) for n, row in enumerate(reader, start=2)]
+                # Blank lines (an editor's trailing newline or two) hold no bar: skipped.
+                rows = [_parse_row(path, n, row) for n, row in enumerate(reader, start=2)
+                        if row]
         except OSError as exc:
             raise DataError(f"{path}: cannot read candles: {exc.strerror}") from None
         except UnicodeDecodeError:
