@@ -462,3 +462,11 @@ def test_trailing_blank_lines_of_a_csv_hold_no_bar(capsys: pytest.CaptureFixture
                              "--timeframe", "1h", "--db", tmp_path / "d.db")
     assert 0 == code, err
     assert "imported 733 bars" in out
+
+
+def test_an_absurd_paper_fee_is_an_error(capsys: pytest.CaptureFixture[str],
+                                         tmp_path: Path) -> None:
+    path = bot(tmp_path, replace=("  plugin: paper\n",
+                                  "  plugin: paper\n  params: {taker_fee_bps: 20000}\n"))
+    [error] = check(capsys, path)
+    assert "executor.params.taker_fee_bps: must be between 0 and 1000 basis points" in error

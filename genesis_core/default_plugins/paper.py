@@ -52,17 +52,24 @@ from genesis_core.models import (
 BPS = Decimal("0.0001")
 
 
+def _bps(instance: object, attribute: attrs.Attribute, value: Decimal) -> None:
+    # 0 to 10 % (1,000 bps): 20000 (a typo for 20) would charge 200 % and the run "works".
+    if not Decimal(0) <= value <= Decimal(1000):
+        raise ValueError(f"'{attribute.name}' must be between 0 and 1000 basis points "
+                         f"(10 %), got {value}")
+
+
 @attrs.frozen
 class PaperParams:
     initial_cash: Decimal = doc("Starting balance in the quote currency.",
                                 default=Decimal("10000"))
     quote_currency: str = doc("Currency of the balance and of fees.", default="USD")
     taker_fee_bps: Decimal = doc("Taker fee in basis points (Bitfinex base tier: 20).",
-                                 default=Decimal("20"))
+                                 default=Decimal("20"), validator=_bps)
     maker_fee_bps: Decimal = doc("Maker fee in basis points (Bitfinex base tier: 10).",
-                                 default=Decimal("10"))
+                                 default=Decimal("10"), validator=_bps)
     slippage_bps: Decimal = doc("Adverse price move applied to taker fills, in basis points.",
-                                default=Decimal("0"))
+                                default=Decimal("0"), validator=_bps)
 
 
 def _price(value: float) -> Decimal:
