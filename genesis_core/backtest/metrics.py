@@ -2,10 +2,12 @@
 
 Conventions: the equity curve is ``E_0`` (the initial cash, before the first bar) followed by
 the equity at each bar's close ``E_1..E_n``; per-bar returns are ``r_i = E_i / E_{i-1} - 1``
-(n of them). Trade figures use each trade's **net** PnL (after fees and funding); trades
-still open at the end (reason ``end``) count, marked at the last close. Ratios whose
-denominator is zero are NaN (or +inf where the numerator is positive and the meaning is
-"no losses at all", as for the profit factor).
+(n of them; undefined, NaN, after the equity has reached zero or below, and so are the
+figures computed from the returns). Trade figures use each trade's **net** PnL (after fees
+and funding); trades still open at the end (reason ``end``) count, marked at the last close.
+A ratio whose denominator is zero is NaN when its numerator is zero (or NaN) too, else ±inf
+(the profit factor of a run without a losing trade is +inf). NaN and ±inf become ``null``
+in the JSON report (:func:`genesis_core.backtest.report.jsonable`).
 """
 
 from __future__ import annotations
@@ -32,9 +34,24 @@ def periods_per_year(timeframe: str) -> float:
 
 
 def _ratio(num: float, den: float) -> float:
-    if den == 0 or not math.isfinite(den):
-        return math.nan if num == 0 or den != 0 else math.copysign(math.inf, num)
+    """``num / den`` for a denominator that is a magnitude (>= 0): NaN if either is NaN or
+    both are infinite, ±inf (the numerator's sign) over zero, NaN for 0/0."""
+    if math.isnan(num) or math.isnan(den) or (math.isinf(num) and math.isinf(den)):
+        return math.nan
+    if den == 0:
+        return math.nan if num == 0 else math.copysign(math.inf, num)
     return num / den
+
+
+def _sample_std(x: NDArray[np.float64]) -> float:
+    """``std(x, ddof=1)``; exactly 0 when every value is the same (numpy's two-pass result
+    can be ~1e-17 there, which would turn a zero-volatility Sharpe into 1e16); NaN for
+    fewer than two values."""
+    if x.size < 2:
+        return math.nan
+    if np.all(x == x[0]):
+        return 0.0
+    return float(np.std(x, ddof=1))
 
 
 # --------------------------------------------------------------------------- equity curve
@@ -61,8 +78,14 @@ class EquityStats:
 
 
 def returns(equity: ArrayLike, initial: float) -> NDArray[np.float64]:
+    """Per-bar returns ``E_i / E_{i-1} - 1``; NaN where ``E_{i-1} <= 0`` (a return on no
+    capital, or on a negative one, has no meaning)."""
     e = np.concatenate([[float(initial)], np.asarray(equity, dtype=np.float64)])
-    return e[1:] / e[:-1] - 1.0
+    prev = e[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = e[1:] / prev - 1.0
+    r[~(prev > 0)] = math.nan
+    return r
 
 
 def drawdowns(equity: ArrayLike, initial: float) -> tuple[NDArray[np.float64], int, float]:
@@ -80,44 +103,65 @@ def drawdowns(equity: ArrayLike, initial: float) -> tuple[NDArray[np.float64], i
 
 
 def var_cvar(r: ArrayLike, level: float) -> tuple[float, float]:
-    """Historical VaR and CVaR at ``level`` (0.95 …) as positive loss fractions.
+    """Historical VaR and CVaR at ``level`` (0.95 …) as loss fractions (positive = a loss).
 
     With the n returns sorted ascending, the tail is the ``k = ceil(n·(1-level))`` worst;
-    VaR is minus the k-th worst return and CVaR minus the mean of the k worst.
+    VaR is minus the k-th worst return (the empirical quantile without interpolation) and
+    CVaR minus the mean of the k worst. Negative when even the tail is a gain; NaN for no
+    returns or when any return is NaN.
     """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"var_cvar: level must be between 0 and 1, got {level}")
     x = np.sort(np.asarray(r, dtype=np.float64))
-    if x.size == 0:
+    if x.size == 0 or np.isnan(x).any():
         return math.nan, math.nan
+    # round: 20 · (1 - 0.95) is 1.0000000000000009 in floating point, and the tail is 1 return
+    # (numpy's quantile(..., method="inverted_cdf") takes 2 there)
     k = max(1, math.ceil(round(x.size * (1.0 - level), 9)))
-    return float(-x[k - 1]), float(-np.mean(x[:k]))
+    # 0.0 - x: a zero return gives a VaR of 0.0, not -0.0
+    return 0.0 - float(x[k - 1]), 0.0 - float(np.mean(x[:k]))
 
 
 def equity_stats(equity: ArrayLike, initial: float, periods: float, *,
                  exposure: ArrayLike | None = None, risk_free: float = 0.0) -> EquityStats:
-    """Equity-curve metrics. ``periods``: bars per year; ``risk_free``: annual rate."""
+    """Equity-curve metrics. ``periods``: bars per year; ``risk_free``: annual rate;
+    ``exposure``: one value per bar, non-zero where a position is open at the close."""
     e = np.asarray(equity, dtype=np.float64)
     n = e.size
     if n == 0:
         raise ValueError("metrics: empty equity curve")
+    if not initial > 0:
+        raise ValueError(f"metrics: the initial equity must be positive, got {initial}")
+    if not (periods > 0 and math.isfinite(periods)):
+        raise ValueError(f"metrics: periods (bars per year) must be positive, got {periods}")
     r = returns(e, initial)
     rf = (1.0 + risk_free) ** (1.0 / periods) - 1.0
     excess = r - rf
-    total = e[-1] / initial - 1.0
-    annual = (e[-1] / initial) ** (periods / n) - 1.0 if e[-1] > 0 else -1.0
-    std = float(np.std(r, ddof=1)) if n > 1 else math.nan
+    mean_excess = float(np.mean(excess))
+    growth = float(e[-1]) / initial
+    total = growth - 1.0
+    annual = _annualised(growth, periods / n)
+    std = _sample_std(r)
     downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
     dd, duration, dd_money = drawdowns(e, initial)
     max_dd = float(np.max(dd))
-    losses = float(-np.sum(r[r < 0]))
+    losses = 0.0 - float(np.sum(r[r < 0]))
     var95, cvar95 = var_cvar(r, 0.95)
     var99, cvar99 = var_cvar(r, 0.99)
-    expo = math.nan if exposure is None else float(np.mean(np.asarray(exposure) > 0))
+    if exposure is None:
+        expo = math.nan
+    else:
+        x = np.asarray(exposure, dtype=np.float64)
+        if x.shape != e.shape:
+            raise ValueError(f"metrics: exposure has shape {x.shape}, the equity {e.shape}")
+        # exposure is gross / equity: negative when the equity is, NaN (no position) at 0/0
+        expo = float(np.mean(np.abs(x) > 0))
     return EquityStats(
         total_return=float(total),
         annual_return=float(annual),
         volatility=std * math.sqrt(periods),
-        sharpe=_ratio(float(np.mean(excess)), std) * math.sqrt(periods),
-        sortino=_ratio(float(np.mean(excess)), downside) * math.sqrt(periods),
+        sharpe=_ratio(mean_excess, std) * math.sqrt(periods),
+        sortino=_ratio(mean_excess, downside) * math.sqrt(periods),
         calmar=_ratio(float(annual), max_dd),
         max_drawdown=max_dd,
         max_drawdown_duration=duration,
@@ -127,6 +171,17 @@ def equity_stats(equity: ArrayLike, initial: float, periods: float, *,
         var_95=var95, cvar_95=cvar95, var_99=var99, cvar_99=cvar99,
         exposure_time=expo,
     )
+
+
+def _annualised(growth: float, exponent: float) -> float:
+    """``growth ** exponent - 1``: -1 (all lost) when the run ends at or below zero (a
+    negative number has no real root), +inf when a short run's compounding overflows."""
+    if not growth > 0:
+        return -1.0
+    try:
+        return math.pow(growth, exponent) - 1.0
+    except OverflowError:
+        return math.inf
 
 
 # --------------------------------------------------------------------------- trades
@@ -159,7 +214,7 @@ def trade_stats(net_pnl: ArrayLike, *, fees: ArrayLike | None = None,
     win = p[p > 0]
     loss = p[p <= 0]
     gross_profit = float(np.sum(win))
-    gross_loss = float(-np.sum(loss))
+    gross_loss = 0.0 - float(np.sum(loss))  # 0.0, not -0.0, without losses
     avg_win = float(np.mean(win)) if win.size else math.nan
     avg_loss = float(np.mean(loss)) if loss.size else math.nan
     w = win.size / n if n else math.nan
@@ -199,10 +254,14 @@ def calibration(confidence: ArrayLike, net_pnl: ArrayLike,
 
     A calibrated strategy's win rate rises with confidence (and, if confidence is meant as a
     probability, is close to the bucket's mean confidence). Trades without a confidence (NaN)
-    are left out.
+    and confidences outside ``[edges[0], edges[-1]]`` are left out.
     """
     conf = np.asarray(confidence, dtype=np.float64)
     pnl = np.asarray(net_pnl, dtype=np.float64)
+    if conf.shape != pnl.shape:
+        raise ValueError(f"calibration: {conf.shape} confidences for {pnl.shape} trades")
+    if len(edges) < 2 or any(not lo < hi for lo, hi in pairwise(edges)):
+        raise ValueError(f"calibration: bucket edges must increase, got {list(edges)}")
     out = []
     for k, (lo, hi) in enumerate(pairwise(edges)):
         last = k == len(edges) - 2
