@@ -470,3 +470,11 @@ def test_an_absurd_paper_fee_is_an_error(capsys: pytest.CaptureFixture[str],
                                   "  plugin: paper\n  params: {taker_fee_bps: 20000}\n"))
     [error] = check(capsys, path)
     assert "executor.params.taker_fee_bps: must be between 0 and 1000 basis points" in error
+
+
+def test_paper_without_starting_cash_is_an_error(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:
+    path = bot(tmp_path, replace=("  plugin: paper\n",
+                                  "  plugin: paper\n  params: {initial_cash: 0}\n"))
+    [error] = check(capsys, path)
+    assert "executor.params.initial_cash: must be > 0, got 0" in error

@@ -52,6 +52,11 @@ from genesis_core.models import (
 BPS = Decimal("0.0001")
 
 
+def _positive_cash(instance: object, attribute: attrs.Attribute, value: Decimal) -> None:
+    if not value > 0:  # returns, sizing and every ratio are relative to it
+        raise ValueError(f"'{attribute.name}' must be > 0, got {value}")
+
+
 def _bps(instance: object, attribute: attrs.Attribute, value: Decimal) -> None:
     # 0 to 10 % (1,000 bps): 20000 (a typo for 20) would charge 200 % and the run "works".
     if not Decimal(0) <= value <= Decimal(1000):
@@ -62,7 +67,7 @@ def _bps(instance: object, attribute: attrs.Attribute, value: Decimal) -> None:
 @attrs.frozen
 class PaperParams:
     initial_cash: Decimal = doc("Starting balance in the quote currency.",
-                                default=Decimal("10000"))
+                                default=Decimal("10000"), validator=_positive_cash)
     quote_currency: str = doc("Currency of the balance and of fees.", default="USD")
     taker_fee_bps: Decimal = doc("Taker fee in basis points (Bitfinex base tier: 20).",
                                  default=Decimal("20"), validator=_bps)
