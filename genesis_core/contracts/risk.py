@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from genesis_core.contracts.base import Component
 from genesis_core.models import Fill, PortfolioSnapshot, RiskDecision, TradeIntent
@@ -25,3 +26,25 @@ class RiskPolicy(Component):
 
         ``portfolio`` is the snapshot **after** the fill has been applied.
         """
+
+    def state(self) -> Mapping[str, Any] | None:
+        """What a restarted bot must give back to this policy, as JSON-ready data. Optional.
+
+        Fills are replayed into :meth:`on_fill` when a bot resumes, so state built there comes
+        back by itself; state built in :meth:`check` (a halt decided today, say) does not.
+        Return it here: the runner saves it with every checkpoint and hands it to
+        :meth:`restore` after a restart. ``None`` (the default): nothing to keep.
+
+        Example::
+
+            def state(self):
+                return {"halted_day": self._halted_day}
+
+            def restore(self, state):
+                self._halted_day = state["halted_day"]
+        """
+        return None
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Take back what :meth:`state` returned before the restart (after the fill replay)."""
+

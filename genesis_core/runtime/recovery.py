@@ -75,17 +75,18 @@ class Checkpoint:
     day_start: Decimal
     day: int
     signals: int  # strategy signals seen (several may share an id, so the table can't say)
+    risk: dict[str, Any] = attrs.Factory(dict)  # RiskPolicy.state() by "index:name"
 
     def to_data(self) -> dict[str, Any]:
         return {"now": self.now, "cursor": [[s, tf, ts] for (s, tf), ts in self.cursor.items()],
                 "peak": str(self.peak), "day_start": str(self.day_start), "day": self.day,
-                "signals": self.signals}
+                "signals": self.signals, "risk": self.risk}
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Checkpoint:
         return cls(int(data["now"]), {(s, tf): int(ts) for s, tf, ts in data["cursor"]},
                    Decimal(data["peak"]), Decimal(data["day_start"]), int(data["day"]),
-                   int(data["signals"]))
+                   int(data["signals"]), dict(data.get("risk", {})))
 
 
 @attrs.frozen

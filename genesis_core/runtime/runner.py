@@ -32,7 +32,7 @@ import attrs
 
 from genesis_core.alerts import AlertRouter
 from genesis_core.config.schema import BotConfig
-from genesis_core.contracts import CandleClosed, MarketEvent
+from genesis_core.contracts import CandleClosed, MarketEvent, RiskPolicy
 from genesis_core.errors import OrderError
 from genesis_core.health import ConnectionWatch, PerformanceWatch, Raised
 from genesis_core.indicators.streaming import ATRStream
@@ -240,7 +240,16 @@ class Bot:
     def _checkpoint(self) -> recovery.Checkpoint:
         ledger = self.ledger
         return recovery.Checkpoint(self.now, dict(self.cursor), ledger.peak, ledger.day_start,
-                                   ledger.day, self.counts.signals)
+                                   ledger.day, self.counts.signals, self._risk_state())
+
+    def _risk_keys(self) -> Iterator[tuple[str, RiskPolicy]]:
+        # Position and name: a reordered or edited chain gives a policy nothing not its own.
+        for index, policy in enumerate(self.c.risk):
+            yield f"{index}:{policy.name}", policy
+
+    def _risk_state(self) -> dict[str, Any]:
+        kept = {key: policy.state() for key, policy in self._risk_keys()}
+        return {key: dict(state) for key, state in kept.items() if state is not None}
 
     def summary(self) -> Summary:
         return Summary(
@@ -272,6 +281,9 @@ class Bot:
         self._warm_up(saved)
         point = saved.checkpoint
         self.ledger.restore_day(point.peak, point.day_start, point.day)
+        for key, policy in self._risk_keys():  # after the fill replay, which rebuilt the rest
+            if key in point.risk:
+                policy.restore(point.risk[key])
         self.now, self.cursor = point.now, dict(point.cursor)
         self.orders.restore(saved.orders, saved.brackets)
         self.counts.bars, self.counts.orders = saved.bars, len(saved.orders)

@@ -156,6 +156,24 @@ def test_daily_loss_with_a_reset_hour_tracks_its_own_day_start() -> None:
         policy.check(intent(), snapshot("9400", timestamp=T0 + 32 * HOUR)))
 
 
+def test_daily_loss_halt_survives_a_restart_through_state() -> None:
+    import json
+
+    before = MaxDailyLoss(MaxDailyLossParams(max_loss_pct=D("0.05"), reset_hour=8))
+    before.check(intent(), snapshot("10000", timestamp=T0 + 9 * HOUR))
+    assert RiskAction.REJECT is before.check(
+        intent(), snapshot("9400", timestamp=T0 + 20 * HOUR)).action
+    after = MaxDailyLoss(MaxDailyLossParams(max_loss_pct=D("0.05"), reset_hour=8))
+    after.restore(json.loads(json.dumps(before.state())))  # as the runner stores it
+    # equity recovered above the limit, the same trading day: still halted, own day start kept
+    assert (RiskAction.REJECT, "daily loss limit 5.00% was reached today; entries resume at "
+                               "2024-01-02T08:00:00Z") == verdict(
+        after.check(intent(), snapshot("9900", timestamp=T0 + 21 * HOUR)))
+    fresh = MaxDailyLoss(MaxDailyLossParams(max_loss_pct=D("0.05"), reset_hour=8))
+    assert RiskAction.APPROVE is fresh.check(  # what a restart without state() decided
+        intent(), snapshot("9900", timestamp=T0 + 21 * HOUR)).action
+
+
 def test_daily_loss_refuses_when_day_start_equity_is_not_positive() -> None:
     assert (RiskAction.REJECT, "start-of-day equity 0 is not positive") == verdict(
         MaxDailyLoss().check(intent(), snapshot("10", day_start="0")))

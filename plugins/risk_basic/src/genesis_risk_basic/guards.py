@@ -7,10 +7,12 @@ Time comes from ``portfolio.timestamp`` only, so backtest, paper and live decide
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -163,6 +165,16 @@ class MaxDailyLoss(RiskPolicy):
 
     def on_fill(self, fill: Fill, portfolio: PortfolioSnapshot) -> None:
         self._day_start(portfolio)
+
+    def state(self) -> dict[str, Any]:
+        # The halt is decided in check(), on marked equity: a fill replay cannot rebuild it, so
+        # without this a bot restarted after equity recovered would trade again that day.
+        return {"day": self._day, "own_start": str(self._own_start),
+                "halted_day": self._halted_day}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self._day, self._halted_day = state["day"], state["halted_day"]
+        self._own_start = Decimal(state["own_start"])
 
 
 # -- drawdown ------------------------------------------------------------------------------------
