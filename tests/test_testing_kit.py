@@ -50,7 +50,7 @@ def cases() -> list[tuple[TradeIntent, PortfolioSnapshot]]:
 
 
 @pytest.mark.parametrize("name", ["fixed_fraction", "max_open_positions", "kill_switch",
-                                  "confidence_bands"])
+                                  "confidence_bands", "max_daily_loss"])
 def test_repo_risk_policies_satisfy_the_contract(name: str) -> None:
     cls = load_plugins().registry.get("risk_policy", name).cls
     check_risk_policy(cls(cls.Params()), cases())
@@ -65,6 +65,20 @@ def test_a_policy_that_oversizes_is_caught() -> None:
 
     with pytest.raises(AssertionError, match="more than 4 decimals"):
         check_risk_policy(Sloppy(), cases())
+
+
+def test_a_policy_whose_state_is_not_json_is_caught() -> None:
+    class Hoarder(RiskPolicy):
+        name = "hoarder"
+
+        def check(self, intent, portfolio):
+            return RiskDecision.approve(self.name, "fine")
+
+        def state(self):
+            return {"limit": Decimal(1)}  # a Decimal: the checkpoint cannot store it
+
+    with pytest.raises(AssertionError, match="state\\(\\) is not JSON data"):
+        check_risk_policy(Hoarder(), cases())
 
 
 def test_a_policy_that_blocks_exits_is_caught() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from genesis_core.contracts import RiskPolicy
@@ -12,7 +13,9 @@ def check_risk_policy(policy: RiskPolicy,
                       cases: Iterable[tuple[TradeIntent, PortfolioSnapshot]]) -> None:
     """Assert the contract on every case: a RiskDecision naming the policy, with a reason
     unless it approves, sizes that are finite and non-negative and respect the market rules,
-    exits never blocked, and the same answer twice (no hidden clock or randomness)."""
+    exits never blocked, and the same answer twice (no hidden clock or randomness). Then, if
+    the policy keeps state across restarts (``state()``), that it survives JSON (the runner
+    stores it so) and that ``restore()`` of it gives back the same state."""
     for intent, portfolio in cases:
         decision = policy.check(intent, portfolio)
         where = f"{policy.name} on {intent.side} {intent.amount} {intent.symbol}"
@@ -34,3 +37,18 @@ def check_risk_policy(policy: RiskPolicy,
                     raise AssertionError(f"{where}: {problem}")
         if policy.check(intent, portfolio) != decision:
             raise AssertionError(f"{where}: a second identical call decided differently")
+    _check_state(policy)
+
+
+def _check_state(policy: RiskPolicy) -> None:
+    state = policy.state()
+    if state is None:
+        return
+    try:
+        stored = json.loads(json.dumps(state))
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"{policy.name}: state() is not JSON data ({exc})") from None
+    policy.restore(stored)
+    if json.loads(json.dumps(policy.state())) != stored:
+        raise AssertionError(f"{policy.name}: restore(state()) changed the state")
+
