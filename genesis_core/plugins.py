@@ -73,6 +73,8 @@ class Plugins:
         self.registry = Registry()
         self._origins: dict[str, Origin] = {}
         self._specs = hookspecs.spec_names()
+        # Every plugin name load_plugins() came across, disabled ones included.
+        self.found: set[str] = set()
 
     @property
     def hook(self) -> Any:
@@ -145,8 +147,8 @@ def _did_you_mean(name: str, options: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else "see docs/hooks.md for the list"
 
 
-def _entry_points(only: Sequence[str] | None) -> list[importlib.metadata.EntryPoint]:
-    eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+def _entry_points(eps: list[importlib.metadata.EntryPoint],
+                  only: Sequence[str] | None) -> list[importlib.metadata.EntryPoint]:
     if only is None:
         return eps
     wanted = {name.strip() for name in only if name.strip()}
@@ -196,9 +198,12 @@ def load_plugins(
     plugins = Plugins()
     blocked = set(disabled) | set(filter(None, os.environ.get("GENESIS_DISABLE_PLUGINS", "")
                                          .split(",")))
+    eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    plugins.found.update(ep.name for ep in eps)
+    plugins.found.update(DEFAULT_PLUGINS)
     if entry_points:
         only = os.environ.get("GENESIS_LOAD_PLUGINS")
-        for ep in _entry_points(only.split(",") if only is not None else None):
+        for ep in _entry_points(eps, only.split(",") if only is not None else None):
             if ep.name not in blocked:
                 plugins.add(*_load_entry_point(ep))
     if plugins_dir is not None:
@@ -206,6 +211,7 @@ def load_plugins(
         if not folder.is_dir():
             raise PluginError(f"plugins folder {folder} does not exist")
         for path in sorted(folder.glob("*.py")):
+            plugins.found.add(path.stem)
             if path.stem not in blocked:
                 plugins.add(*_load_file(path))
     for obj in extra:

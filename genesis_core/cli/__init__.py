@@ -25,27 +25,17 @@ class State:
         if self._plugins is None:
             from genesis_core.plugins import load_plugins
 
-            self._check_disabled()
             self._plugins = load_plugins(plugins_dir=self.plugins_dir, disabled=self.disabled)
+            self._check_disabled(self._plugins.found)
         return self._plugins
 
-    def _check_disabled(self) -> None:
+    def _check_disabled(self, found: set[str]) -> None:
         """A misspelt ``--disable-plugin`` was ignored silently: the plugin stayed loaded."""
-        if not self.disabled:
-            return
         import difflib
-        import importlib.metadata
-        from pathlib import Path
 
-        from genesis_core.plugins import DEFAULT_PLUGINS, ENTRY_POINT_GROUP
-
-        known = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
-        known |= set(DEFAULT_PLUGINS)
-        if self.plugins_dir is not None and Path(self.plugins_dir).is_dir():
-            known |= {path.stem for path in Path(self.plugins_dir).glob("*.py")}
         for name in self.disabled:
-            if name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
+            if name not in found:
+                close = difflib.get_close_matches(name, sorted(found), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise GenesisError(f"--disable-plugin: no plugin named {name!r}{hint} "
                                    "(`genesis plugins` lists them)")

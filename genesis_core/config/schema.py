@@ -24,9 +24,9 @@ def doc(text: str, **kwargs: Any) -> Any:
     return attrs.field(metadata={"doc": text}, **kwargs)
 
 
-def positive(instance: object, attribute: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"'{attribute.name}' must be > 0, got {value!r}")
+def positive(instance: object, attribute: attrs.Attribute, value: float | Decimal) -> None:
+    if not value > 0:  # str(): a Decimal reads "0", not "Decimal('0')"
+        raise ValueError(f"'{attribute.name}' must be > 0, got {value}")
 
 
 def valid_timeframes(instance: object, attribute: attrs.Attribute, value: list[str]) -> None:
@@ -60,12 +60,6 @@ def _monte_carlo_method(instance: object, attribute: attrs.Attribute, value: str
     if value not in METHODS:
         raise ValueError(f"'{attribute.name}' must be one of {', '.join(METHODS)}, "
                          f"got {value!r}")
-
-
-def _positive_amount(instance: object, attribute: attrs.Attribute,
-                     value: Decimal | None) -> None:
-    if value is not None and not value > 0:
-        raise ValueError(f"'{attribute.name}' must be > 0, got {value}")
 
 
 _NON_NEGATIVE = attrs.validators.ge(0)
@@ -291,7 +285,7 @@ class BacktestConfig:
     end: str | None = doc("End of the period (exclusive, ISO date or time, UTC).",
                           default=None, validator=_moment)
     initial_cash: Decimal | None = doc("Starting cash; empty means the paper executor's.",
-                                       default=None, validator=_positive_amount)
+                                       default=None, validator=attrs.validators.optional(positive))
     costs: CostsConfig | None = doc("Fees and slippage; empty means the paper executor's.",
                                     default=None)
     candles_db: Path | None = doc(

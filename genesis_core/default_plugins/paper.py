@@ -30,7 +30,7 @@ from decimal import Decimal
 import anyio
 import attrs
 
-from genesis_core.config.schema import doc
+from genesis_core.config.schema import doc, positive
 from genesis_core.contracts import CandleClosed, Executor, MarketEvent
 from genesis_core.errors import OrderError
 from genesis_core.hookspecs import hookimpl
@@ -52,11 +52,6 @@ from genesis_core.models import (
 BPS = Decimal("0.0001")
 
 
-def _positive_cash(instance: object, attribute: attrs.Attribute, value: Decimal) -> None:
-    if not value > 0:  # returns, sizing and every ratio are relative to it
-        raise ValueError(f"'{attribute.name}' must be > 0, got {value}")
-
-
 def _bps(instance: object, attribute: attrs.Attribute, value: Decimal) -> None:
     # 0 to 10 % (1,000 bps): 20000 (a typo for 20) would charge 200 % and the run "works".
     if not Decimal(0) <= value <= Decimal(1000):
@@ -67,7 +62,7 @@ def _bps(instance: object, attribute: attrs.Attribute, value: Decimal) -> None:
 @attrs.frozen
 class PaperParams:
     initial_cash: Decimal = doc("Starting balance in the quote currency.",
-                                default=Decimal("10000"), validator=_positive_cash)
+                                default=Decimal("10000"), validator=positive)
     quote_currency: str = doc("Currency of the balance and of fees.", default="USD")
     taker_fee_bps: Decimal = doc("Taker fee in basis points (Bitfinex base tier: 20).",
                                  default=Decimal("20"), validator=_bps)

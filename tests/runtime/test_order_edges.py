@@ -222,9 +222,9 @@ async def test_an_entry_filling_after_its_trade_is_over_is_closed_at_market() ->
     ledger = Ledger(Decimal(10000))
     entry = OrderRequest(path.make_id("sig", "entry"), "BTCUSD", "BUY", "MARKET", Decimal(2))
     await path.open(entry, Decimal(95), Decimal(110))
-    for report in (fill(entry.client_order_id, "BUY", "0.5"),):
-        ledger.apply(report)
-        await path.on_fill(report)
+    bought = fill(entry.client_order_id, "BUY", "0.5")
+    ledger.apply(bought)
+    await path.on_fill(bought)
     stop = executor.sent[1]
     stopped = fill(stop.client_order_id, "SELL", "0.5", "95")
     ledger.apply(stopped)
