@@ -179,9 +179,11 @@ def resume_and_compare(path: Path, uninterrupted: tuple[str, dict[str, Any]], wh
 def test_killed_mid_trade_then_resumed_trades_like_an_uninterrupted_run(
         tmp_path: Path, uninterrupted: tuple[str, dict[str, Any]]) -> None:
     rng = random.Random(chosen := seed())
-    entry, exit_ = rng.choice(open_trades(uninterrupted[1]["fills"]))
-    # A bar the feed has (the candles have gaps): the entry has filled, its exit has not.
-    bar = rng.choice([t for t in bar_times() if entry <= t < exit_])
+    # A bar the feed has (the candles have gaps) after the entry filled, and not the last bar
+    # before the exit: that bar's close may decide the exit, cancelling the legs.
+    held = [bars[:-1] for entry, exit_ in open_trades(uninterrupted[1]["fills"])
+            if len(bars := [t for t in bar_times() if entry <= t < exit_]) > 1]
+    bar = rng.choice(rng.choice(held))
     path = bot_file(tmp_path)
     db = tmp_path / "paper-demo.db"
     bot = start(path, GENESIS_TEST_PAUSE_AFTER=str(bar))
